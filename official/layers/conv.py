@@ -1,0 +1,46 @@
+"""The convolution of every ResNet-style family: no bias, He init, symmetric padding if strided."""
+
+from __future__ import annotations
+
+import keras
+
+from official.layers.weight_standardization import StandardizedConv2D
+
+# He et al. 2015 ("Delving deep into rectifiers"): variance 2 / fan_in.
+HE_INIT = keras.initializers.VarianceScaling(
+    scale=2.0, mode="fan_in", distribution="truncated_normal"
+)
+
+
+def conv2d(
+    x,
+    filters: int,
+    kernel_size: int,
+    strides: int = 1,
+    *,
+    name: str,
+    groups: int = 1,
+    weight_standardization: bool = False,
+):
+    """Conv2D on `x`.
+
+    A strided conv pads (k-1)//2 before and the rest after, like the official TF ResNet
+    (`fixed_padding`) and PyTorch, not TF 'same', which pads mostly after when strided.
+    """
+    padding = "same"
+    if strides > 1 and kernel_size > 1:
+        total = kernel_size - 1
+        before = total // 2
+        x = keras.layers.ZeroPadding2D(((before, total - before),) * 2, name=f"{name}_pad")(x)
+        padding = "valid"
+    conv = StandardizedConv2D if weight_standardization else keras.layers.Conv2D
+    return conv(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        groups=groups,
+        use_bias=False,
+        kernel_initializer=HE_INIT,
+        name=name,
+    )(x)

@@ -1,0 +1,53 @@
+"""Convolutions whose kernels are standardized per output channel before use.
+
+Plain (BiT, Kolesnikov et al. 2020; Qiao et al. 2019):
+    W' = (W - mean) / sqrt(var + eps), eps 1e-5.
+Scaled (NF-ResNet, Brock et al. 2021a, eq. 2):
+    W' = gain * (W - mean) / sqrt(var * fan_in + eps),
+with a learnable per-channel gain (init 1), eps 1e-4, and a bias. One class serves both.
+Mean and variance run over every axis but the last (kernel height, width and input channels).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="official")
+class StandardizedConv2D(keras.layers.Conv2D):
+    """A Conv2D that convolves with the standardized kernel; the stored kernel stays raw."""
+
+    def __init__(self, *args, scaled: bool = False, eps: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scaled = scaled
+        self.eps = eps if eps is not None else (1e-4 if scaled else 1e-5)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.scaled:
+            self.gain = self.add_weight(
+                name="gain", shape=(self.filters,), initializer="ones", trainable=True
+            )
+
+    def standardized_kernel(self, kernel=None):
+        """The kernel the convolution uses, computed in float32 whatever the compute dtype."""
+        kernel = ops.cast(self.kernel if kernel is None else kernel, "float32")
+        axes = tuple(range(len(kernel.shape) - 1))
+        mean = ops.mean(kernel, axis=axes, keepdims=True)
+        var = ops.var(kernel, axis=axes, keepdims=True)
+        if self.scaled:
+            fan_in = 1
+            for dim in kernel.shape[:-1]:
+                fan_in *= dim
+            return (
+                ops.cast(self.gain, "float32") * (kernel - mean) / ops.sqrt(var * fan_in + self.eps)
+            )
+        return (kernel - mean) / ops.sqrt(var + self.eps)
+
+    def convolution_op(self, inputs, kernel):
+        kernel = ops.cast(self.standardized_kernel(kernel), self.compute_dtype)
+        return super().convolution_op(inputs, kernel)
+
+    def get_config(self):
+        return {**super().get_config(), "scaled": self.scaled, "eps": self.eps}

@@ -1,0 +1,45 @@
+import keras
+import numpy as np
+import pytest
+
+from official.layers import group_count, norm_layer
+
+
+@pytest.mark.parametrize(
+    "channels,expected", [(64, 32), (2048, 32), (16, 16), (24, 24), (48, 24), (8, 8), (7, 7)]
+)
+def test_group_count_is_largest_divisor_up_to_32(channels, expected):
+    assert group_count(channels) == expected
+    assert channels % group_count(channels) == 0
+
+
+def test_factory_builds_each_kind():
+    bn = norm_layer("batch", 64, name="bn", momentum=0.0, epsilon=1e-5)
+    assert isinstance(bn, keras.layers.BatchNormalization)
+    assert (bn.momentum, bn.epsilon, bn.synchronized) == (0.0, 1e-5, False)
+    assert norm_layer("sync_batch", 64, name="sbn").synchronized is True
+    gn = norm_layer("group", 64, name="gn")
+    assert isinstance(gn, keras.layers.GroupNormalization) and gn.groups == 32
+    assert isinstance(norm_layer("none", 64, name="id"), keras.layers.Identity)
+
+
+def test_group_norm_matches_numpy():
+    x = np.random.default_rng(0).normal(size=(2, 4, 4, 64)).astype("float32")
+    y = np.asarray(norm_layer("group", 64, name="gn")(x))
+    g = x.reshape(2, 4, 4, 32, 2)
+    ref = (g - g.mean(axis=(1, 2, 4), keepdims=True)) / np.sqrt(
+        g.var(axis=(1, 2, 4), keepdims=True) + 1e-5
+    )
+    np.testing.assert_allclose(y, ref.reshape(x.shape), atol=1e-4)
+
+
+@pytest.mark.parametrize("norm", ["batch", "group"])
+def test_zero_init_outputs_zero(norm):
+    x = np.random.default_rng(0).normal(size=(2, 4, 4, 32)).astype("float32")
+    layer = norm_layer(norm, 32, name="n", zero_init=True)
+    assert np.all(np.asarray(layer(x, training=True)) == 0.0)
+
+
+def test_unknown_norm_names_the_choices():
+    with pytest.raises(ValueError, match=r"norm='layer'.*'batch', 'sync_batch', 'group', 'none'"):
+        norm_layer("layer", 32, name="n")
