@@ -1,0 +1,29 @@
+"""Reading image files for the converter: any format Pillow reads becomes RGB JPEG bytes."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, UnidentifiedImageError
+
+JPEG_QUALITY = 95
+
+
+class NotAnImageError(ValueError):
+    """The file is not an image Pillow can decode."""
+
+
+def to_rgb_jpeg(data: bytes) -> tuple[bytes, int, int]:
+    """(JPEG bytes, height, width). RGB JPEGs are kept byte for byte; PNG, GIF, BMP, CMYK or
+    grayscale images are converted to RGB and re-encoded (quality 95)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # decodes every pixel: truncated files fail here, not in training
+            if image.format == "JPEG" and image.mode == "RGB":
+                return data, image.height, image.width
+            rgb = image.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise NotAnImageError(str(e) or type(e).__name__) from e
+    out = io.BytesIO()
+    rgb.save(out, format="JPEG", quality=JPEG_QUALITY)
+    return out.getvalue(), rgb.height, rgb.width

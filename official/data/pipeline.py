@@ -1,0 +1,205 @@
+"""tf.data input pipelines: ImageNet-format TFRecords or TFDS datasets -> (images, labels) batches.
+
+    dataset = build_dataset("train", config.data, input_context)
+
+Training: shard files per input pipeline, shuffle files, parallel interleave, (cache), shuffle,
+repeat, decode-and-crop + augment in parallel, skip undecodable records (counted), batch with
+drop_remainder at the per-replica batch size, (mixup / CutMix), prefetch. Evaluation: the same
+files in a fixed order, center crop, every record kept (an undecodable one raises), the last
+partial batch kept.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+from official.configs.config import DataConfig
+from official.data import augment, preprocess, randaugment, tfrecord
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+class SkippedRecords:
+    """Counts training records whose image could not be decoded; the pipeline skips them.
+
+    Create it outside any strategy scope and pass it to `build_dataset`. `count` is cumulative and
+    exact at the end of every epoch (each epoch ends with a sentinel record, see `_with_sentinel`).
+    """
+
+    def __init__(self):
+        with tf.init_scope(), tf.device("/cpu:0"):
+            self._variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped")
+
+    def track(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
+        """Skips failing elements of `dataset`, which yields (index, element) in index order."""
+        variable = self._variable
+
+        def record(position, indexed):
+            index, element = indexed
+            # Records are numbered before decoding and kept in order, so a gap is a skip.
+            with tf.control_dependencies([variable.assign(index - position)]):
+                return tf.nest.map_structure(tf.identity, element)
+
+        return dataset.ignore_errors().enumerate().map(record)
+
+    @property
+    def count(self) -> int:
+        return int(self._variable.numpy())
+
+
+SENTINEL_LABEL = -1
+
+
+def _with_sentinel(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Appends one tiny valid image labelled -1 (removed after decoding). A skipped record is seen
+    as a gap before the next good one; the sentinel makes sure an epoch's last record has one."""
+    pixel = tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8))
+    sentinel = {"image_bytes": pixel, "label": tf.constant(SENTINEL_LABEL, tf.int32)}
+    return dataset.concatenate(tf.data.Dataset.from_tensors(sentinel))
+
+
+# ---- Sources: a dataset of {'image_bytes', 'label'} ---------------------------------------------
+def list_shards(data_dir: str, split: str) -> list[str]:
+    pattern = os.path.join(data_dir, tfrecord.file_pattern(split))
+    files = sorted(tf.io.gfile.glob(pattern))
+    if not files:
+        raise FileNotFoundError(
+            f"No TFRecord shards match {pattern}: data_dir must hold files named like "
+            f"{tfrecord.shard_name(split, 0, 1)} (see official/data/build_tfrecords.py)."
+        )
+    return files
+
+
+def _tfrecord_source(split, config, input_context, training):
+    files = list_shards(config.data_dir, split)
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if input_context and input_context.num_input_pipelines > 1:
+        if len(files) < input_context.num_input_pipelines:
+            raise ValueError(
+                f"{len(files)} shards of {split!r} cannot be split over "
+                f"{input_context.num_input_pipelines} input pipelines; write more shards."
+            )
+        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if training:
+        dataset = dataset.shuffle(len(files), seed=config.seed, reshuffle_each_iteration=True)
+    dataset = dataset.interleave(
+        lambda f: tf.data.TFRecordDataset(f, buffer_size=8 << 20),
+        cycle_length=min(16, len(files)),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=not training,
+    )
+
+    def parse(record):
+        example = tfrecord.parse_example(record, config.label_offset)
+        return {"image_bytes": example["image_bytes"], "label": example["label"]}
+
+    return dataset.map(parse, num_parallel_calls=AUTOTUNE)
+
+
+def _tfds_source(name, split, config, input_context, training):
+    import tensorflow_datasets as tfds  # imported only for tfds: sources
+
+    builder = tfds.builder(name, data_dir=config.data_dir or None)
+    if config.tfds_download:
+        builder.download_and_prepare()
+    elif not tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json")):
+        raise FileNotFoundError(
+            f"TFDS dataset {name!r} is not prepared under {builder.data_dir}; prepare it there, or "
+            "set data.tfds_download=true to let TFDS download it."
+        )
+    read_config = tfds.ReadConfig(input_context=input_context, shuffle_seed=config.seed)
+    dataset = builder.as_dataset(
+        split=split,
+        shuffle_files=training,
+        read_config=read_config,
+        decoders={"image": tfds.decode.SkipDecoding()},
+    )
+    return dataset.map(
+        lambda ex: {"image_bytes": ex["image"], "label": tf.cast(ex["label"], tf.int32)}
+    )
+
+
+def _source(split, config, input_context, training):
+    if config.source == "tfrecord":
+        return _tfrecord_source(split, config, input_context, training)
+    if config.source.startswith("tfds:"):
+        return _tfds_source(config.source[5:], split, config, input_context, training)
+    raise ValueError(f"data.source={config.source!r}; use 'tfrecord' or 'tfds:<name>'.")
+
+
+# ---- Per-image preprocessing --------------------------------------------------------------------
+def train_preprocess_fn(config: DataConfig):
+    """image bytes -> augmented, normalized [size, size, 3] image of config.dtype."""
+
+    def fn(image_bytes):
+        image = preprocess.crop_for_train(image_bytes, config.image_size)
+        if config.augmentation == "randaugment":
+            image = randaugment.randaugment(
+                image, config.randaugment_layers, config.randaugment_magnitude
+            )
+        elif config.augmentation == "bag_of_tricks":
+            image = augment.pca_lighting(augment.color_jitter(tf.cast(image, tf.float32)))
+        return preprocess.normalize(image, config.dtype)
+
+    return fn
+
+
+def eval_preprocess_fn(config: DataConfig):
+    size = config.resolved_eval_image_size
+    return lambda image_bytes: preprocess.preprocess_for_eval(image_bytes, size, config.dtype)
+
+
+# ---- The pipeline -------------------------------------------------------------------------------
+def build_dataset(
+    split: str,
+    config: DataConfig,
+    input_context: tf.distribute.InputContext | None = None,
+    *,
+    training: bool | None = None,
+    repeat: bool | None = None,
+    skipped: SkippedRecords | None = None,
+) -> tf.data.Dataset:
+    """Batches of (images, labels) for one input pipeline.
+
+    training defaults to `split == config.train_split`; repeat (forever) defaults to training.
+    Batches hold the per-replica share of the global batch size. Labels are int32 class indices,
+    or float32 one-hot rows when mixup or CutMix is on. Training skips undecodable records and
+    counts them in `skipped`; evaluation raises InvalidArgumentError on one.
+    """
+    training = split == config.train_split if training is None else training
+    repeat = training if repeat is None else repeat
+    global_batch = config.train_batch_size if training else config.eval_batch_size
+    batch_size = (
+        input_context.get_per_replica_batch_size(global_batch) if input_context else global_batch
+    )
+    preprocess_fn = train_preprocess_fn(config) if training else eval_preprocess_fn(config)
+
+    def to_example(element):
+        return preprocess_fn(element["image_bytes"]), element["label"]
+
+    dataset = _source(split, config, input_context, training)
+    if config.cache:
+        dataset = dataset.cache()
+    if training:
+        dataset = _with_sentinel(dataset.shuffle(config.shuffle_buffer, seed=config.seed))
+    if repeat:
+        dataset = dataset.repeat()
+    if training:
+        dataset = dataset.enumerate().map(
+            lambda i, e: (i, to_example(e)), num_parallel_calls=AUTOTUNE, deterministic=True
+        )
+        dataset = (skipped or SkippedRecords()).track(dataset)
+        dataset = dataset.filter(lambda image, label: label != SENTINEL_LABEL)
+    else:
+        dataset = dataset.map(to_example, num_parallel_calls=AUTOTUNE, deterministic=True)
+    dataset = dataset.batch(batch_size, drop_remainder=training)
+
+    mixer = augment.batch_mixer(config.mixup_alpha, config.cutmix_alpha, config.seed)
+    if mixer is not None:
+        one_hot = lambda x, y: (x, tf.one_hot(y, config.num_classes))  # noqa: E731
+        dataset = dataset.map(one_hot)
+        if training:
+            dataset = dataset.map(mixer, num_parallel_calls=AUTOTUNE)
+    return dataset.prefetch(AUTOTUNE)

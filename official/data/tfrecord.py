@@ -1,0 +1,86 @@
+"""The ImageNet TFRecord schema (SPEC 3): writing and parsing one tf.train.Example per image.
+
+Shards are named `<split>-00000-of-01024` (train) and `<split>-00000-of-00128` (validation).
+Labels on disk are 1-based (1..1000 for ImageNet; 0 is reserved for "background" by the original
+Inception converter). Parsing subtracts `label_offset` (default 1) so that models see 0..999.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+LABEL_OFFSET = 1
+TRAIN_SHARDS = 1024
+VALIDATION_SHARDS = 128
+
+
+def shard_name(split: str, index: int, num_shards: int) -> str:
+    """`train-00007-of-01024`."""
+    return f"{split}-{index:05d}-of-{num_shards:05d}"
+
+
+def file_pattern(split: str) -> str:
+    """The glob matching every shard of `split`."""
+    return f"{split}-?????-of-?????"
+
+
+def _bytes(value: bytes) -> tf.train.Feature:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def _int64(value: int) -> tf.train.Feature:
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+
+def encode_example(
+    image_bytes: bytes,
+    label: int,
+    *,
+    height: int,
+    width: int,
+    synset: str = "",
+    filename: str = "",
+    image_format: str = "JPEG",
+) -> bytes:
+    """A serialized tf.train.Example; `label` is the on-disk label (1-based for ImageNet)."""
+    features = {
+        "image/encoded": _bytes(image_bytes),
+        "image/format": _bytes(image_format.encode()),
+        "image/class/label": _int64(label),
+        "image/class/synset": _bytes(synset.encode()),
+        "image/filename": _bytes(filename.encode()),
+        "image/height": _int64(height),
+        "image/width": _int64(width),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+FEATURES = {
+    "image/encoded": tf.io.FixedLenFeature([], tf.string),
+    "image/class/label": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    "image/filename": tf.io.FixedLenFeature([], tf.string, default_value=""),
+}
+
+
+def parse_example(serialized: tf.Tensor, label_offset: int = LABEL_OFFSET) -> dict:
+    """{'image_bytes': encoded image, 'label': int32 in [0, classes), 'filename': str}."""
+    parsed = tf.io.parse_single_example(serialized, FEATURES)
+    label = tf.cast(parsed["image/class/label"], tf.int32) - label_offset
+    return {
+        "image_bytes": parsed["image/encoded"],
+        "label": label,
+        "filename": parsed["image/filename"],
+    }
+
+
+def write_shard(path: str, records) -> int:
+    """Writes serialized examples to `path` atomically (a temporary name, then a rename), so an
+    interrupted run never leaves a truncated shard under a final name. Returns the count."""
+    tmp = f"{path}.tmp"
+    count = 0
+    with tf.io.TFRecordWriter(tmp) as writer:
+        for record in records:
+            writer.write(record)
+            count += 1
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+    return count
