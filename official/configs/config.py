@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 AUGMENTATIONS = ("none", "randaugment", "bag_of_tricks")
 
@@ -21,6 +22,10 @@ class DataConfig:
     label_offset: int = 1
     image_size: int = 224
     eval_image_size: int = 0  # 0: same as image_size
+    # Random-resized crop area range (SPEC 2.1: 8%-100%) and the eval crop's padding: the center
+    # crop keeps image_size / (image_size + padding) of the shorter side (SPEC 2.2: 32).
+    crop_area_min: float = 0.08
+    eval_crop_padding: int = 32
     # Global batch sizes: split evenly over replicas.
     train_batch_size: int = 4096
     eval_batch_size: int = 1024
@@ -48,3 +53,71 @@ class DataConfig:
     @property
     def resolved_eval_image_size(self) -> int:
         return self.eval_image_size or self.image_size
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """A registered model name and keyword overrides for its builder (checked against it)."""
+
+    name: str = "resnetrs50"
+    kwargs: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    """SGD with Nesterov momentum on a warmup + cosine schedule (SPEC 2.1-2.3)."""
+
+    # Peak learning rate = base_learning_rate * global batch / 256.
+    base_learning_rate: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    warmup_epochs: float = 5.0
+    # Decoupled weight decay (Keras optimizers' `weight_decay`), on conv and dense kernels only.
+    weight_decay: float = 4e-5
+    label_smoothing: float = 0.1
+    # Exponential moving average of the weights and BN statistics; 0 turns it off.
+    ema_decay: float = 0.0
+    # Adaptive gradient clipping (NFNets): unit-wise clip factor lambda; 0 turns it off.
+    agc_clip: float = 0.0
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    epochs: float = 350.0
+    num_train_images: int = 1_281_167
+    # Steps run on the device between returns to the host; every loop ends with a NaN check, a
+    # log line, summaries and a checkpoint.
+    steps_per_loop: int = 1000
+    max_checkpoints: int = 3
+    # Evaluate every this many epochs during train_and_eval (and always at the end).
+    eval_every_epochs: float = 10.0
+    # Knowledge distillation: a teacher (SavedModel dir or .keras file) and its loss weight.
+    teacher: str = ""
+    distillation_weight: float = 0.0
+    distillation_temperature: float = 1.0
+
+    def steps_per_epoch(self, global_batch: int) -> float:
+        return self.num_train_images / global_batch
+
+    def train_steps(self, global_batch: int) -> int:
+        """ceil(epochs * images / batch): 109,475 for 350 ImageNet epochs at 4096 (SPEC 2.2)."""
+        return math.ceil(self.epochs * self.num_train_images / global_batch)
+
+
+@dataclasses.dataclass
+class RuntimeConfig:
+    strategy: str = "cpu"
+    tpu: str = ""
+    # 'auto': bfloat16 on TPU, float16 on GPU, float32 on CPU. Or 'float32'/'bfloat16'/'float16'.
+    precision: str = "auto"
+    xla: bool = False
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class ExperimentConfig:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)

@@ -91,9 +91,13 @@ def _write_shard(task):
                 failures.append((file, str(e)))
                 continue
             yield tfrecord.encode_example(
-                data, label + tfrecord.LABEL_OFFSET, height=height, width=width,
-                synset=classes[label], filename=os.path.basename(file),
-            )  # fmt: skip
+                data,
+                label + tfrecord.LABEL_OFFSET,
+                height=height,
+                width=width,
+                synset=classes[label],
+                filename=os.path.basename(file),
+            )
 
     written = tfrecord.write_shard(path, records())
     return written, len(items), failures

@@ -134,7 +134,12 @@ def train_preprocess_fn(config: DataConfig):
     """image bytes -> augmented, normalized [size, size, 3] image of config.dtype."""
 
     def fn(image_bytes):
-        image = preprocess.crop_for_train(image_bytes, config.image_size)
+        image = preprocess.crop_for_train(
+            image_bytes,
+            config.image_size,
+            area_min=config.crop_area_min,
+            padding=config.eval_crop_padding,
+        )
         if config.augmentation == "randaugment":
             image = randaugment.randaugment(
                 image, config.randaugment_layers, config.randaugment_magnitude
@@ -148,7 +153,9 @@ def train_preprocess_fn(config: DataConfig):
 
 def eval_preprocess_fn(config: DataConfig):
     size = config.resolved_eval_image_size
-    return lambda image_bytes: preprocess.preprocess_for_eval(image_bytes, size, config.dtype)
+    return lambda image_bytes: preprocess.preprocess_for_eval(
+        image_bytes, size, config.dtype, config.eval_crop_padding
+    )
 
 
 # ---- The pipeline -------------------------------------------------------------------------------
@@ -159,11 +166,13 @@ def build_dataset(
     *,
     training: bool | None = None,
     repeat: bool | None = None,
+    drop_remainder: bool | None = None,
     skipped: SkippedRecords | None = None,
 ) -> tf.data.Dataset:
     """Batches of (images, labels) for one input pipeline.
 
-    training defaults to `split == config.train_split`; repeat (forever) defaults to training.
+    training defaults to `split == config.train_split`; repeat (forever) and drop_remainder
+    default to training (TPUs need drop_remainder for evaluation too: static shapes).
     Batches hold the per-replica share of the global batch size. Labels are int32 class indices,
     or float32 one-hot rows when mixup or CutMix is on. Training skips undecodable records and
     counts them in `skipped`; evaluation raises InvalidArgumentError on one.
@@ -194,7 +203,8 @@ def build_dataset(
         dataset = dataset.filter(lambda image, label: label != SENTINEL_LABEL)
     else:
         dataset = dataset.map(to_example, num_parallel_calls=AUTOTUNE, deterministic=True)
-    dataset = dataset.batch(batch_size, drop_remainder=training)
+    drop_remainder = training if drop_remainder is None else drop_remainder
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
 
     mixer = augment.batch_mixer(config.mixup_alpha, config.cutmix_alpha, config.seed)
     if mixer is not None:

@@ -17,8 +17,11 @@ STDDEV_RGB = (58.393, 57.12, 57.375)
 CROP_PADDING = 32
 
 
-def decode_and_crop(image_bytes: tf.Tensor, window_fn) -> tf.Tensor:
-    """Decodes the window `window_fn(shape) -> (y, x, h, w)` of an encoded image to uint8 RGB."""
+def decode_and_crop(image_bytes: tf.Tensor, window_fn, fused: bool = True) -> tf.Tensor:
+    """Decodes the window `window_fn(shape) -> (y, x, h, w)` of an encoded image to uint8 RGB.
+
+    fused=False decodes JPEGs whole and then slices (for benchmarks/input_pipeline.py).
+    """
 
     def jpeg():
         shape = tf.image.extract_jpeg_shape(image_bytes)
@@ -30,16 +33,16 @@ def decode_and_crop(image_bytes: tf.Tensor, window_fn) -> tf.Tensor:
         y, x, h, w = window_fn(tf.shape(image))
         return image[y : y + h, x : x + w]
 
-    image = tf.cond(tf.io.is_jpeg(image_bytes), jpeg, other)
+    image = tf.cond(tf.io.is_jpeg(image_bytes), jpeg, other) if fused else other()
     image.set_shape([None, None, 3])
     return image
 
 
-def center_window(shape, image_size: int):
-    """Square center crop of side image_size / (image_size + 32) * min(h, w) (SPEC 2.2)."""
+def center_window(shape, image_size: int, padding: int = CROP_PADDING):
+    """Square center crop of side image_size / (image_size + padding) * min(h, w) (SPEC 2.2)."""
     height, width = shape[0], shape[1]
     side = tf.cast(
-        image_size / (image_size + CROP_PADDING) * tf.cast(tf.minimum(height, width), tf.float32),
+        image_size / (image_size + padding) * tf.cast(tf.minimum(height, width), tf.float32),
         tf.int32,
     )
     return (height - side + 1) // 2, (width - side + 1) // 2, side, side
@@ -52,6 +55,7 @@ def random_window(
     aspect_ratio_range=(3 / 4, 4 / 3),
     max_attempts: int = 10,
     min_object_covered: float = 0.1,
+    padding: int = CROP_PADDING,
 ):
     """Random-resized-crop window (Szegedy et al. 2015; SPEC 2.1): area 8-100%, aspect 3/4-4/3.
 
@@ -69,7 +73,7 @@ def random_window(
         use_image_if_no_bounding_boxes=True,
     )
     found = tf.logical_not(tf.reduce_all(tf.equal(size[:2], shape[:2])))
-    y, x, h, w = center_window(shape, image_size)
+    y, x, h, w = center_window(shape, image_size, padding)
     return (
         tf.where(found, begin[0], y),
         tf.where(found, begin[1], x),
@@ -90,25 +94,45 @@ def normalize(image: tf.Tensor, dtype=tf.float32) -> tf.Tensor:
     return tf.cast(image, dtype)
 
 
-def crop_for_train(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
+def crop_for_train(
+    image_bytes: tf.Tensor,
+    image_size: int,
+    fused: bool = True,
+    area_min: float = 0.08,
+    padding: int = CROP_PADDING,
+) -> tf.Tensor:
     """Random-resized crop from the bytes, bicubic resize, random flip: uint8 [size, size, 3]."""
-    image = decode_and_crop(image_bytes, lambda shape: random_window(shape, image_size))
+
+    def window(shape):
+        return random_window(
+            shape,
+            image_size,
+            area_range=(area_min, 1.0),
+            padding=padding,
+            min_object_covered=min(0.1, area_min),
+        )
+
+    image = decode_and_crop(image_bytes, window, fused)
     image = tf.image.random_flip_left_right(resize(image, image_size))
     return tf.cast(tf.round(image), tf.uint8)
 
 
-def crop_for_eval(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
+def crop_for_eval(image_bytes: tf.Tensor, image_size: int, padding: int = CROP_PADDING):
     """Center crop from the bytes and bicubic resize: float32 [size, size, 3] in [0, 255]."""
-    image = decode_and_crop(image_bytes, lambda shape: center_window(shape, image_size))
+    image = decode_and_crop(image_bytes, lambda shape: center_window(shape, image_size, padding))
     return resize(image, image_size)
 
 
-def preprocess_for_eval(image_bytes: tf.Tensor, image_size: int, dtype=tf.float32) -> tf.Tensor:
+def preprocess_for_eval(
+    image_bytes: tf.Tensor, image_size: int, dtype=tf.float32, padding: int = CROP_PADDING
+) -> tf.Tensor:
     """Encoded image -> normalized eval input. The export's `serving_default` runs this."""
-    return normalize(crop_for_eval(image_bytes, image_size), dtype)
+    return normalize(crop_for_eval(image_bytes, image_size, padding), dtype)
 
 
-def preprocess_decoded_for_eval(image: tf.Tensor, image_size: int, dtype=tf.float32) -> tf.Tensor:
+def preprocess_decoded_for_eval(
+    image: tf.Tensor, image_size: int, dtype=tf.float32, padding: int = CROP_PADDING
+) -> tf.Tensor:
     """The same eval crop and resize for an already-decoded [H, W, 3] image in 0..255."""
-    y, x, h, w = center_window(tf.shape(image), image_size)
+    y, x, h, w = center_window(tf.shape(image), image_size, padding)
     return normalize(resize(image[y : y + h, x : x + w], image_size), dtype)

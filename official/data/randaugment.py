@@ -16,10 +16,23 @@ import tensorflow as tf
 MAX_LEVEL = 10.0
 FILL_VALUE = 128
 OP_NAMES = (
-    "AutoContrast", "Equalize", "Invert", "Rotate", "Posterize", "Solarize", "Color", "Contrast",
-    "Brightness", "Sharpness", "ShearX", "ShearY", "TranslateX", "TranslateY", "Cutout",
+    "AutoContrast",
+    "Equalize",
+    "Invert",
+    "Rotate",
+    "Posterize",
+    "Solarize",
+    "Color",
+    "Contrast",
+    "Brightness",
+    "Sharpness",
+    "ShearX",
+    "ShearY",
+    "TranslateX",
+    "TranslateY",
+    "Cutout",
     "SolarizeAdd",
-)  # fmt: skip
+)
 
 
 # ---- Pixel ops ---------------------------------------------------------------------------------
@@ -65,8 +78,10 @@ def invert(image):
 def posterize(image, bits: int):
     """Keep the `bits` most significant bits of each pixel."""
     shift = 8 - bits
-    return tf.cast(tf.bitwise.left_shift(tf.bitwise.right_shift(tf.cast(image, tf.int32), shift),
-                                         shift), tf.uint8)  # fmt: skip
+    return tf.cast(
+        tf.bitwise.left_shift(tf.bitwise.right_shift(tf.cast(image, tf.int32), shift), shift),
+        tf.uint8,
+    )
 
 
 def solarize(image, threshold: int):

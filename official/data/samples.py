@@ -50,9 +50,13 @@ def build(output_dir: str | None = None) -> str:
     splits = {"train": [], "validation": []}
     for index, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
         record = tfrecord.encode_example(
-            _encode(image), int(label) + tfrecord.LABEL_OFFSET, height=IMAGE_SIZE,
-            width=IMAGE_SIZE, synset=CLASS_NAMES[label], filename=f"digit_{index:04d}.jpg",
-        )  # fmt: skip
+            _encode(image),
+            int(label) + tfrecord.LABEL_OFFSET,
+            height=IMAGE_SIZE,
+            width=IMAGE_SIZE,
+            synset=CLASS_NAMES[label],
+            filename=f"digit_{index:04d}.jpg",
+        )
         splits["validation" if index % 5 == 0 else "train"].append(record)
     for split, records in splits.items():
         shards = SHARDS[split]

@@ -48,10 +48,15 @@ def _read(output_dir, split):
 def test_converter_round_trip_reencodes_and_reports_broken_files(tmp_path, photos):
     _tree(tmp_path / "raw", photos)
     main = [
-        sys.executable, "-m", "official.data.build_tfrecords",
-        f"--input_dir={tmp_path / 'raw'}", f"--output_dir={tmp_path / 'out'}",
-        "--train_shards=2", "--validation_shards=1", "--num_workers=2",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "official.data.build_tfrecords",
+        f"--input_dir={tmp_path / 'raw'}",
+        f"--output_dir={tmp_path / 'out'}",
+        "--train_shards=2",
+        "--validation_shards=1",
+        "--num_workers=2",
+    ]
     result = subprocess.run(main, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "wrote 6 images of 2 classes" in result.stdout
@@ -60,9 +65,11 @@ def test_converter_round_trip_reencodes_and_reports_broken_files(tmp_path, photo
 
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == [
-        "labels.json", "train-00000-of-00002", "train-00001-of-00002",
+        "labels.json",
+        "train-00000-of-00002",
+        "train-00001-of-00002",
         "validation-00000-of-00001",
-    ]  # fmt: skip
+    ]
     assert json.loads((out / "labels.json").read_text()) == {"0": "cat", "1": "space"}
     train = _read(out, "train")
     assert train == {
@@ -85,10 +92,18 @@ def test_converter_fails_when_no_image_can_be_read(tmp_path):
     (tmp_path / "raw/train/a").mkdir(parents=True)
     (tmp_path / "raw/train/a/x.jpg").write_bytes(b"garbage")
     result = subprocess.run(
-        [sys.executable, "-m", "official.data.build_tfrecords", f"--input_dir={tmp_path / 'raw'}",
-         f"--output_dir={tmp_path / 'out'}", "--num_workers=1"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "official.data.build_tfrecords",
+            f"--input_dir={tmp_path / 'raw'}",
+            f"--output_dir={tmp_path / 'out'}",
+            "--num_workers=1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1
     assert "error: no image could be read" in result.stderr
 

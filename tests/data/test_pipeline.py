@@ -8,8 +8,15 @@ from tests.data.conftest import encode, write_records
 
 
 def _config(data_dir, **kwargs):
-    base = dict(data_dir=data_dir, num_classes=10, image_size=32, train_batch_size=16,
-                eval_batch_size=50, shuffle_buffer=64, augmentation="none")  # fmt: skip
+    base = dict(
+        data_dir=data_dir,
+        num_classes=10,
+        image_size=32,
+        train_batch_size=16,
+        eval_batch_size=50,
+        shuffle_buffer=64,
+        augmentation="none",
+    )
     return DataConfig(**{**base, **kwargs})
 
 

@@ -9,8 +9,11 @@ from official.data import samples, tfrecord
 
 def test_sample_set_builds_offline_with_10_classes(sample_dir):
     names = sorted(os.listdir(sample_dir))
-    assert names == ["labels.json", *[tfrecord.shard_name("train", i, 4) for i in range(4)],
-                     *[tfrecord.shard_name("validation", i, 2) for i in range(2)]]  # fmt: skip
+    assert names == [
+        "labels.json",
+        *[tfrecord.shard_name("train", i, 4) for i in range(4)],
+        *[tfrecord.shard_name("validation", i, 2) for i in range(2)],
+    ]
     labels = json.load(open(os.path.join(sample_dir, "labels.json")))
     assert labels == {str(i): str(i) for i in range(10)}
     counts = {}
@@ -35,8 +38,13 @@ def test_digits_match_scikit_learn(sample_dir):
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    record = next(iter(tf.data.TFRecordDataset(
-        os.path.join(sample_dir, tfrecord.shard_name("validation", 0, 2)))))  # fmt: skip
+    record = next(
+        iter(
+            tf.data.TFRecordDataset(
+                os.path.join(sample_dir, tfrecord.shard_name("validation", 0, 2))
+            )
+        )
+    )
     parsed = tfrecord.parse_example(record)
     assert int(parsed["label"]) == digits.target[0]  # validation shard 0 starts with image 0
     image = tf.io.decode_jpeg(parsed["image_bytes"]).numpy()[..., 0].astype(np.float32)

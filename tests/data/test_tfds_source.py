@@ -20,7 +20,7 @@ class TinyPhotos(tfds.core.GeneratorBasedBuilder):
                     "image": tfds.features.Image(encoding_format="jpeg"),
                     "label": tfds.features.ClassLabel(num_classes=2),
                 }
-            ),  # fmt: skip
+            ),
             supervised_keys=("image", "label"),
         )
 
@@ -37,9 +37,17 @@ class TinyPhotos(tfds.core.GeneratorBasedBuilder):
 
 def test_tfds_source_gives_the_same_element_format(tmp_path):
     TinyPhotos(data_dir=str(tmp_path)).download_and_prepare()
-    config = DataConfig(source="tfds:tiny_photos", data_dir=str(tmp_path), eval_split="test",
-                        num_classes=2, image_size=32, train_batch_size=4, eval_batch_size=4,
-                        augmentation="randaugment", shuffle_buffer=8)  # fmt: skip
+    config = DataConfig(
+        source="tfds:tiny_photos",
+        data_dir=str(tmp_path),
+        eval_split="test",
+        num_classes=2,
+        image_size=32,
+        train_batch_size=4,
+        eval_batch_size=4,
+        augmentation="randaugment",
+        shuffle_buffer=8,
+    )
     images, labels = next(iter(pipeline.build_dataset("train", config)))
     assert images.shape == (4, 32, 32, 3) and labels.dtype == "int32"
     assert set(labels.numpy()) <= {0, 1}

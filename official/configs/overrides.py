@@ -1,0 +1,121 @@
+"""Overriding a config from YAML files and `--params_override`, strictly.
+
+Keys are nested mappings or dotted paths (`optimizer.base_learning_rate: 0.2`). An unknown key or
+a value of the wrong type is an error that names the key and what would be right.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config key or value that does not fit the config's schema."""
+
+
+def _flatten(mapping: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in mapping.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"Config keys must be strings, got {key!r}.")
+        path = f"{prefix}{key}"
+        # A nested mapping is descended into, unless it is the value of a dict-typed field.
+        if isinstance(value, dict) and value and not path.endswith("kwargs"):
+            flat.update(_flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def _check_type(path: str, value, annotation):
+    """Returns `value` converted to the field's type, or raises ConfigError."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _check_type(path, value, option)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{path}: {value!r} is not one of {annotation}.")
+    expected = origin or annotation
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is bool and not isinstance(value, bool):
+        raise ConfigError(f"{path} must be true or false, got {value!r}.")
+    if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{path} must be an integer, got {value!r}.")
+    if not isinstance(value, expected):
+        raise ConfigError(
+            f"{path} must be a {expected.__name__}, got {type(value).__name__} {value!r}."
+        )
+    return value
+
+
+def apply_overrides(config, overrides: dict):
+    """Sets every (possibly dotted) key of `overrides` on the dataclass `config`, in place."""
+    for path, value in _flatten(overrides).items():
+        target = config
+        parts = path.split(".")
+        for depth, part in enumerate(parts):
+            fields = {f.name: f for f in dataclasses.fields(target)}
+            if part not in fields:
+                where = ".".join(parts[:depth]) or "the top level"
+                raise ConfigError(
+                    f"Unknown config key {path!r}: {where} has {', '.join(sorted(fields))}."
+                )
+            hints = typing.get_type_hints(type(target))
+            if depth == len(parts) - 1:
+                checked = _check_type(path, value, hints[part])
+                if isinstance(checked, dict) and isinstance(getattr(target, part), dict):
+                    checked = {**getattr(target, part), **checked}
+                setattr(target, part, checked)
+                break
+            target = getattr(target, part)
+            if not dataclasses.is_dataclass(target):
+                raise ConfigError(
+                    f"Config key {path!r}: {'.'.join(parts[: depth + 1])} is a value."
+                )
+    # Re-run field validation (__post_init__) of every group that has one.
+    for field in dataclasses.fields(config):
+        group = getattr(config, field.name)
+        if hasattr(group, "__post_init__"):
+            group.__post_init__()
+    return config
+
+
+def parse_override_text(text: str) -> dict:
+    """A YAML or JSON mapping (`{"train.epochs": 10}` or `train: {epochs: 10}`)."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--params_override is not valid YAML/JSON: {e}") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"--params_override must be a mapping of keys to values, got {value!r}.")
+    return value
+
+
+def load_yaml(path: str) -> dict:
+    with open(path) as f:
+        return parse_override_text(f.read())
+
+
+def to_dict(config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def save_yaml(config, path: str) -> None:
+    import tensorflow as tf  # gfile: model_dir may be on GCS
+
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(yaml.safe_dump(to_dict(config), sort_keys=False))

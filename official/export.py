@@ -1,0 +1,272 @@
+"""Export a trained classifier as a SavedModel that TF Serving loads (SPEC 4).
+
+    python -m official.export --model_dir=runs/sample --export_dir=/tmp/serving/sample
+    python -m official.export --keras_file=model.keras --image_size=224 --export_dir=...
+
+Writes <export_dir>/<version>/ with two signatures:
+  serving_default  image_bytes: tf.string [N] (encoded JPEG/PNG/GIF/BMP), eval preprocessing in
+                   the graph (official/data/preprocess.py, the same function the pipeline runs);
+  serving_images   images: float32 [N, H, W, 3] in 0..255, any H and W (cropped and resized inside);
+both returning probabilities [N, C], classes [N, k], scores [N, k] and class_names [N, k].
+Weights are float32 whatever the training precision, and the EMA weights when the run had EMA.
+assets.extra/tf_serving_warmup_requests holds real PredictRequests so the first request is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from official.data import preprocess  # noqa: E402
+
+
+def float32_copy(model: keras.Model) -> keras.Model:
+    """The same model with every layer in float32 (a bfloat16 graph does not run on CPU
+    Serving) and the same weights."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        clone = keras.models.clone_model(
+            model,
+            clone_function=lambda layer: layer.__class__.from_config(
+                {**layer.get_config(), "dtype": "float32"}
+            ),
+        )
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+class ServingModule(tf.Module):
+    def __init__(self, model, image_size: int, class_names, top_k: int, crop_padding: int):
+        super().__init__()
+        self.model = model
+        self.image_size = image_size
+        self.crop_padding = crop_padding
+        self.top_k = min(top_k, len(class_names))
+        self.class_names = tf.constant(class_names)
+
+    def _outputs(self, images):
+        probabilities = tf.nn.softmax(tf.cast(self.model(images, training=False), tf.float32))
+        scores, classes = tf.math.top_k(probabilities, k=self.top_k)
+        return {
+            "probabilities": probabilities,
+            "classes": classes,
+            "scores": scores,
+            "class_names": tf.gather(self.class_names, classes),
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_bytes(self, image_bytes):
+        images = tf.map_fn(
+            lambda b: preprocess.preprocess_for_eval(
+                b, self.image_size, tf.float32, self.crop_padding
+            ),
+            image_bytes,
+            fn_output_signature=tf.TensorSpec([self.image_size, self.image_size, 3], tf.float32),
+        )
+        return self._outputs(images)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
+    def serve_images(self, images):
+        images = tf.map_fn(
+            lambda im: preprocess.preprocess_decoded_for_eval(
+                im, self.image_size, tf.float32, self.crop_padding
+            ),
+            images,
+            fn_output_signature=tf.TensorSpec([self.image_size, self.image_size, 3], tf.float32),
+        )
+        return self._outputs(images)
+
+
+def _warmup_images(image_size: int) -> list[bytes]:
+    """A few real-looking encoded images: smooth gradients with noise, as JPEG and PNG."""
+    rng = np.random.default_rng(0)
+    out = []
+    for height, width, fmt in (
+        (image_size, image_size, "jpeg"),
+        (375, 500, "jpeg"),
+        (image_size + 17, image_size, "png"),
+    ):
+        ramp = np.linspace(0, 255, width)[None, :, None] * np.ones((height, 1, 3))
+        image = np.clip(ramp + rng.normal(0, 20, (height, width, 3)), 0, 255).astype(np.uint8)
+        encode = tf.io.encode_jpeg if fmt == "jpeg" else tf.io.encode_png
+        out.append(encode(image).numpy())
+    return out
+
+
+def write_warmup_requests(version_dir: str, image_size: int, count: int = 3) -> str:
+    """assets.extra/tf_serving_warmup_requests: PredictionLog records of real PredictRequests."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    path = os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests")
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.TFRecordWriter(path) as writer:
+        for data in _warmup_images(image_size)[:count]:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(signature_name="serving_default"),
+            )
+            request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto([data], tf.string))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request)
+            )
+            writer.write(log.SerializeToString())
+    return path
+
+
+def _next_version(export_dir: str) -> int:
+    versions = (
+        [int(n) for n in tf.io.gfile.listdir(export_dir) if n.strip("/").isdigit()]
+        if (tf.io.gfile.exists(export_dir))
+        else []
+    )
+    return max(versions, default=0) + 1
+
+
+def export_model(
+    model: keras.Model,
+    export_dir: str,
+    image_size: int,
+    class_names: list[str] | None = None,
+    top_k: int = 5,
+    crop_padding: int = preprocess.CROP_PADDING,
+    version: int | None = None,
+) -> str:
+    """Writes <export_dir>/<version>/ (next free integer by default) and returns its path.
+
+    The SavedModel is written under a temporary name and renamed when complete, so a failed
+    export never leaves a half-written version that TF Serving would try to load.
+    """
+    num_classes = model.output.shape[-1]
+    class_names = class_names or [str(i) for i in range(num_classes)]
+    if len(class_names) != num_classes:
+        raise ValueError(f"{len(class_names)} class names for a model with {num_classes} classes.")
+    version = version or _next_version(export_dir)
+    final = os.path.join(export_dir, str(version))
+    if tf.io.gfile.exists(final):
+        raise FileExistsError(f"{final} exists; TF Serving versions are immutable.")
+    staging = os.path.join(export_dir, f".tmp-{version}")
+    if tf.io.gfile.exists(staging):
+        tf.io.gfile.rmtree(staging)
+    module = ServingModule(float32_copy(model), image_size, class_names, top_k, crop_padding)
+    signatures = {
+        "serving_default": module.serve_bytes.get_concrete_function(),
+        "serving_images": module.serve_images.get_concrete_function(),
+    }
+    tf.saved_model.save(module, staging, signatures=signatures)
+    write_warmup_requests(staging, image_size)
+    tf.io.gfile.rename(staging, final)
+    return final
+
+
+def read_class_names(data_dir: str, num_classes: int) -> list[str] | None:
+    path = os.path.join(data_dir, "labels.json")
+    if not data_dir or not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        names = json.load(f)
+    if len(names) != num_classes:
+        return None
+    return [names[str(i)] for i in range(num_classes)]
+
+
+def export_trainer(trainer, export_dir: str, top_k: int = 5) -> str:
+    """Exports a training run's model (with its EMA weights when it has EMA)."""
+    config = trainer.config
+    names = read_class_names(config.data.data_dir, config.data.num_classes)
+    kwargs = dict(
+        image_size=config.data.resolved_eval_image_size,
+        class_names=names,
+        top_k=top_k,
+        crop_padding=config.data.eval_crop_padding,
+    )
+    if trainer.ema is not None:
+        with trainer.ema.swapped():
+            path = export_model(trainer.model, export_dir, **kwargs)
+    else:
+        path = export_model(trainer.model, export_dir, **kwargs)
+    print(usage_lines(path, kwargs["image_size"]))
+    return path
+
+
+def usage_lines(version_dir: str, image_size: int) -> str:
+    """Commands to paste: inspect the signatures, serve, and a REST request with base64 bytes."""
+    del image_size
+    model_base = os.path.dirname(os.path.abspath(version_dir))
+    name = os.path.basename(model_base)
+    url = f"http://localhost:8501/v1/models/{name}:predict"
+    return "\n".join(
+        [
+            f"saved_model_cli show --dir {version_dir} --all",
+            f"docker run -p 8501:8501 -v {model_base}:/models/{name} -e MODEL_NAME={name} "
+            "tensorflow/serving",
+            """echo '{"instances": [{"image_bytes": {"b64": "'"$(base64 -w0 cat.jpg)"'"}}]}' """
+            f"| curl -s -d @- {url}",
+        ]
+    )
+
+
+def main(argv):
+    from absl import flags
+
+    from official.configs import overrides
+    from official.configs.config import ExperimentConfig
+
+    FLAGS = flags.FLAGS
+    del argv
+    if bool(FLAGS.model_dir) == bool(FLAGS.keras_file):
+        print(
+            "error: give exactly one of --model_dir (a training run) or --keras_file.",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    if FLAGS.keras_file:
+        if not os.path.exists(FLAGS.keras_file):
+            print(f"error: --keras_file={FLAGS.keras_file}: no such file.", file=sys.stderr)
+            sys.exit(2)
+        import official  # noqa: F401  (registers the custom layers)
+
+        model = keras.saving.load_model(FLAGS.keras_file)
+        names = None
+        if FLAGS.labels:
+            with open(FLAGS.labels) as f:
+                labels = json.load(f)
+            names = [labels[str(i)] for i in range(len(labels))]
+        path = export_model(model, FLAGS.export_dir, FLAGS.image_size, names, FLAGS.top_k)
+        print(usage_lines(path, FLAGS.image_size))
+        return
+    params = os.path.join(FLAGS.model_dir, "params.yaml")
+    if not tf.io.gfile.exists(params):
+        print(f"error: {params} not found: --model_dir must be a training run.", file=sys.stderr)
+        sys.exit(2)
+    config = overrides.apply_overrides(ExperimentConfig(), overrides.load_yaml(params))
+    from official.training import loop
+
+    trainer = loop.Trainer(config, tf.distribute.get_strategy(), FLAGS.model_dir)
+    if trainer.restore() == 0:
+        print(f"error: no checkpoint in {FLAGS.model_dir}.", file=sys.stderr)
+        sys.exit(2)
+    export_trainer(
+        trainer, FLAGS.export_dir or os.path.join(FLAGS.model_dir, "export"), FLAGS.top_k
+    )
+
+
+if __name__ == "__main__":
+    from absl import app, flags
+
+    flags.DEFINE_string("model_dir", None, "A training run's directory (uses its params.yaml).")
+    flags.DEFINE_string("keras_file", None, "Or a .keras model file.")
+    flags.DEFINE_string("labels", None, "labels.json for --keras_file (index -> class name).")
+    flags.DEFINE_integer("image_size", 224, "Input size for --keras_file.")
+    flags.DEFINE_string("export_dir", None, "Export base directory (versions go below it).")
+    flags.DEFINE_integer("top_k", 5, "How many classes the signatures return.")
+    app.run(main)

@@ -1,0 +1,74 @@
+"""Exponential moving average of a model's weights AND its BN moving statistics (SPEC 2.2).
+
+Keras' own `use_ema` averages trainable variables only; the ResNet-RS recipe (BN momentum 0)
+relies on the EMA to average the batch statistics too, so this one covers every weight of the
+model except random-generator state. The decay warms up as in tf.train.ExponentialMovingAverage
+with num_updates: d_t = min(decay, (1 + t) / (10 + t)), t = updates so far.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+import tensorflow as tf
+
+
+def averaged_variables(model: keras.Model) -> list:
+    """Trainable weights and non-trainable statistics; not seed-generator state."""
+    return [v for v in model.weights if "seed_generator" not in v.path]
+
+
+class ModelEMA(tf.Module):
+    """Shadow copies of `averaged_variables(model)`; create it inside the strategy scope."""
+
+    def __init__(self, model: keras.Model, decay: float):
+        super().__init__(name="ema")
+        self.decay = decay
+        # Set around tf.Module's attribute tracking: the model's own variables are checkpointed
+        # with the model, not a second time under the EMA.
+        object.__setattr__(self, "_model_variables", averaged_variables(model))
+        self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
+        self.shadows = [
+            tf.Variable(
+                tf.convert_to_tensor(v.value), trainable=False, name=v.path.replace("/", "_")
+            )
+            for v in self._model_variables
+        ]
+
+    def current_decay(self) -> tf.Tensor:
+        t = tf.cast(self.updates, tf.float32)
+        return tf.minimum(self.decay, (1.0 + t) / (10.0 + t))
+
+    def update(self) -> None:
+        """One EMA step; call in cross-replica context (after strategy.run) or without strategy."""
+        decay = self.current_decay()
+        strategy = tf.distribute.get_strategy()
+
+        def step(shadow, value):
+            value = tf.cast(value, shadow.dtype)
+            return shadow.assign(decay * shadow + (1.0 - decay) * value)
+
+        for shadow, variable in zip(self.shadows, self._model_variables, strict=True):
+            strategy.extended.update(shadow, step, args=(_raw(variable),), group=False)
+        self.updates.assign_add(1)
+
+    def copy_to_model(self) -> None:
+        for shadow, variable in zip(self.shadows, self._model_variables, strict=True):
+            variable.assign(shadow)
+
+    @contextlib.contextmanager
+    def swapped(self):
+        """The model holds the averages inside the block and its own weights again after it."""
+        backup = [tf.identity(v.value) for v in self._model_variables]
+        self.copy_to_model()
+        try:
+            yield
+        finally:
+            for variable, value in zip(self._model_variables, backup, strict=True):
+                variable.assign(value)
+
+
+def _raw(variable):
+    """The tf.Variable behind a Keras variable, for strategy.extended.update."""
+    return getattr(variable, "value", variable)

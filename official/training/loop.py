@@ -1,0 +1,357 @@
+"""The distributed training loop behind official/train.py.
+
+The model stays a plain Keras model; this loop drives it on any tf.distribute strategy (Keras'
+`fit` does not run under MultiWorkerMirroredStrategy, keras-team/keras#20585). `steps_per_loop`
+steps run inside one tf.function on the device; the host then checks the loss for NaN/Inf,
+logs, writes summaries and saves a checkpoint, and evaluates when due.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import signal
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from official import models
+from official.configs.config import ExperimentConfig
+from official.data import pipeline
+from official.training import agc, ema, losses, optimizer
+
+log = logging.getLogger("official.train")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or Inf; the last good checkpoint is kept."""
+
+
+# ---- Model ----
+def build_model(config: ExperimentConfig) -> keras.Model:
+    kwargs = {"num_classes": config.data.num_classes, **config.model.kwargs}
+    return models.get(config.model.name, **kwargs)
+
+
+def is_classifier(variable) -> bool:
+    """The final dense layer, which AGC leaves unclipped (NFNets, section 4.1)."""
+    return variable.path.startswith("classifier/")
+
+
+def load_teacher(path: str):
+    """A `.keras` file, or a SavedModel whose `serve` endpoint takes the student's inputs."""
+    if path.endswith(".keras"):
+        teacher = keras.saving.load_model(path)
+        teacher.trainable = False
+        return lambda images: teacher(images, training=False)
+    loaded = tf.saved_model.load(path)
+    if hasattr(loaded, "serve"):
+        return loaded.serve
+    raise ValueError(
+        f"train.teacher={path!r}: a .keras file or a SavedModel with a `serve` endpoint."
+    )
+
+
+# ---- The trainer ----
+@dataclasses.dataclass
+class LoopMetrics:
+    step: int
+    loss: float
+    top1: float
+    learning_rate: float
+    images_per_second: float
+
+
+class Trainer:
+    """Model, optimizer, EMA and checkpoint of one run, built inside `strategy.scope()`."""
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        strategy: tf.distribute.Strategy,
+        model_dir: str,
+        loss_scale: bool = False,
+    ):
+        self.config = config
+        self.strategy = strategy
+        self.model_dir = model_dir
+        self.global_batch = config.data.train_batch_size
+        self.steps_per_epoch = config.train.steps_per_epoch(self.global_batch)
+        self.total_steps = config.train.train_steps(self.global_batch)
+        self.loss_scale = loss_scale
+        if loss_scale and config.optimizer.agc_clip:
+            raise ValueError(
+                "optimizer.agc_clip with float16 loss scaling is not supported; "
+                "train in bfloat16 or float32 (runtime.precision)."
+            )
+        with strategy.scope():
+            self.model = build_model(config)
+            schedule = optimizer.learning_rate_schedule(
+                config.optimizer, self.global_batch, self.steps_per_epoch, self.total_steps
+            )
+            self.schedule = schedule
+            self.optimizer = optimizer.build_optimizer(
+                config.optimizer, self.model, schedule, loss_scale
+            )
+            self.ema = (
+                ema.ModelEMA(self.model, config.optimizer.ema_decay)
+                if (config.optimizer.ema_decay)
+                else None
+            )
+        self.teacher = load_teacher(config.train.teacher) if config.train.teacher else None
+        objects = {"model": self.model, "optimizer": self.optimizer}
+        if self.ema is not None:
+            objects["ema"] = self.ema
+        self.checkpoint = tf.train.Checkpoint(**objects)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, model_dir, max_to_keep=config.train.max_checkpoints
+        )
+        self._train_loop = tf.function(self._train_loop_fn)
+        step_fn = self._replica_step
+        self._replica_step_fn = (
+            tf.function(step_fn, jit_compile=True) if (config.runtime.xla) else step_fn
+        )
+        self._eval_step = tf.function(self._eval_step_fn)
+
+    @property
+    def step(self) -> int:
+        return int(self.optimizer.iterations.numpy())
+
+    def restore(self) -> int:
+        """Restores the latest checkpoint in model_dir, if any; returns the step."""
+        latest = self.manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            log.info("restored %s at step %d", latest, self.step)
+        return self.step
+
+    # ---- training step ----
+    def _replica_step(self, images, labels):
+        config = self.config
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            logits = self.model(images, training=True)
+            per_example = losses.cross_entropy(
+                labels, logits, config.data.num_classes, config.optimizer.label_smoothing
+            )
+            if self.teacher is not None and config.train.distillation_weight:
+                weight = config.train.distillation_weight
+                soft = losses.distillation(
+                    logits, self.teacher(images), config.train.distillation_temperature
+                )
+                per_example = (1.0 - weight) * per_example + weight * soft
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
+            scaled = self.optimizer.scale_loss(loss) if self.loss_scale else loss
+        grads = tape.gradient(scaled, variables)
+        if config.optimizer.agc_clip:
+            grads = agc.adaptive_clip_gradients(
+                grads, variables, config.optimizer.agc_clip, skip=is_classifier
+            )
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        label_ids = labels if labels.shape.rank == 1 else tf.argmax(labels, axis=-1)
+        correct = tf.reduce_sum(
+            tf.cast(
+                tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(label_ids, tf.int32)),
+                tf.float32,
+            )
+        )
+        return loss, correct, tf.cast(tf.shape(logits)[0], tf.float32)
+
+    def _train_loop_fn(self, iterator, steps):
+        total_loss, correct, seen = tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)
+        for _ in tf.range(steps):
+            images, labels = next(iterator)
+            outs = self.strategy.run(self._replica_step_fn, args=(images, labels))
+            loss, step_correct, step_seen = (
+                self.strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None) for t in outs
+            )
+            if self.ema is not None:
+                self.ema.update()
+            total_loss += loss
+            correct += step_correct
+            seen += step_seen
+        return total_loss / tf.cast(steps, tf.float32), correct / tf.maximum(seen, 1.0)
+
+    def train_loop(self, iterator, steps: int) -> LoopMetrics:
+        start = time.perf_counter()
+        loss, top1 = self._train_loop(iterator, tf.constant(steps))
+        loss = float(loss)
+        elapsed = time.perf_counter() - start
+        return LoopMetrics(
+            self.step,
+            loss,
+            float(top1),
+            float(self.schedule(self.step)),
+            steps * self.global_batch / elapsed,
+        )
+
+    # ---- evaluation ----
+    def _eval_step_fn(self, images, labels):
+        def replica(images, labels):
+            logits = tf.cast(self.model(images, training=False), tf.float32)
+            k = min(5, self.config.data.num_classes)
+            labels = tf.cast(labels, tf.int32)
+            top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 1), tf.float32))
+            top5 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, k), tf.float32))
+            return top1, top5, tf.cast(tf.shape(labels)[0], tf.float32)
+
+        outs = self.strategy.run(replica, args=(images, labels))
+        return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None) for t in outs]
+
+    def evaluate(self, dataset) -> dict:
+        """Top-1/top-5 over one pass of `dataset`, with the EMA weights when the run has EMA."""
+        totals = [0.0, 0.0, 0.0]
+
+        def run():
+            for images, labels in dataset:
+                for i, value in enumerate(self._eval_step(images, labels)):
+                    totals[i] += float(value)
+
+        try:
+            if self.ema is not None:
+                with self.ema.swapped():
+                    run()
+            else:
+                run()
+        except tf.errors.InvalidArgumentError as e:
+            raise ValueError(
+                "an evaluation record is not a decodable image "
+                f"({e.message.splitlines()[0][:200]}); evaluation never skips records: rebuild "
+                "the validation shards with official/data/build_tfrecords.py, which drops them."
+            ) from None
+        count = max(totals[2], 1.0)
+        return {"top1": totals[0] / count, "top5": totals[1] / count, "examples": int(totals[2])}
+
+
+# ---- Preemption ----
+class PreemptionWatcher:
+    """Turns SIGTERM into a flag the loop checks between loops (then it saves and stops)."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread: no handler, no preemption saving
+            self._previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+# ---- Reporting ----
+class Reporter:
+    """TensorBoard summaries, and a progress bar on a terminal or plain log lines elsewhere."""
+
+    def __init__(self, model_dir: str, total_steps: int, start_step: int):
+        self.train_writer = tf.summary.create_file_writer(f"{model_dir}/train")
+        self.eval_writer = tf.summary.create_file_writer(f"{model_dir}/eval")
+        self.bar = None
+        if sys.stdout.isatty():
+            self.bar = keras.utils.Progbar(total_steps, stateful_metrics=["loss", "top1", "lr"])
+            self.bar.update(start_step)
+
+    def train(self, m: LoopMetrics, skipped: int) -> None:
+        with self.train_writer.as_default(step=m.step):
+            tf.summary.scalar("loss", m.loss)
+            tf.summary.scalar("top1", m.top1)
+            tf.summary.scalar("learning_rate", m.learning_rate)
+            tf.summary.scalar("images_per_second", m.images_per_second)
+            tf.summary.scalar("skipped_records", skipped)
+        if self.bar:
+            self.bar.update(m.step, [("loss", m.loss), ("top1", m.top1), ("lr", m.learning_rate)])
+        else:
+            log.info(
+                "step %d  loss %.4f  top1 %.4f  lr %.5f  %.1f img/s  skipped records %d",
+                m.step,
+                m.loss,
+                m.top1,
+                m.learning_rate,
+                m.images_per_second,
+                skipped,
+            )
+
+    def eval(self, step: int, metrics: dict) -> None:
+        with self.eval_writer.as_default(step=step):
+            tf.summary.scalar("top1", metrics["top1"])
+            tf.summary.scalar("top5", metrics["top5"])
+        if self.bar:
+            print()
+        log.info(
+            "eval at step %d: top1 %.4f  top5 %.4f  (%d images)",
+            step,
+            metrics["top1"],
+            metrics["top5"],
+            metrics["examples"],
+        )
+
+
+# ---- The run ----
+def distributed_datasets(trainer: Trainer, training: bool, skipped=None):
+    config = trainer.config.data
+    split = config.train_split if training else config.eval_split
+    tpu = isinstance(trainer.strategy, tf.distribute.TPUStrategy)
+
+    def dataset_fn(context):
+        return pipeline.build_dataset(
+            split,
+            config,
+            context,
+            training=training,
+            drop_remainder=True if tpu else None,
+            skipped=skipped,
+        )
+
+    return trainer.strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def train(trainer: Trainer, evaluate_every_epochs: float | None) -> dict:
+    """Trains to the configured step count from wherever the checkpoint left off."""
+    config = trainer.config
+    start = trainer.restore()
+    skipped = pipeline.SkippedRecords()
+    iterator = iter(distributed_datasets(trainer, True, skipped))
+    eval_every = (
+        max(1, round(evaluate_every_epochs * trainer.steps_per_epoch))
+        if evaluate_every_epochs
+        else None
+    )
+    reporter = Reporter(trainer.model_dir, trainer.total_steps, start)
+    results, metrics = {}, None
+    with PreemptionWatcher() as preemption:
+        while trainer.step < trainer.total_steps:
+            step = trainer.step
+            boundary = min(trainer.total_steps, step + config.train.steps_per_loop)
+            if eval_every:
+                boundary = min(boundary, (step // eval_every + 1) * eval_every)
+            metrics = trainer.train_loop(iterator, boundary - step)
+            if not math.isfinite(metrics.loss):
+                last = trainer.manager.latest_checkpoint
+                raise TrainingDiverged(
+                    f"loss is {metrics.loss} at step {metrics.step}: training stopped. The last "
+                    f"good checkpoint ({last or 'none'}) is kept; lower the learning rate or check "
+                    "the data, then rerun to resume from it."
+                )
+            reporter.train(metrics, skipped.count)
+            trainer.manager.save(checkpoint_number=trainer.step)
+            if preemption.requested:
+                log.warning("SIGTERM: checkpoint saved at step %d; rerun to resume.", trainer.step)
+                raise SystemExit(143)
+            if eval_every and (
+                trainer.step % eval_every == 0 or trainer.step == trainer.total_steps
+            ):
+                results = trainer.evaluate(distributed_datasets(trainer, False))
+                reporter.eval(trainer.step, results)
+    results["train_loss"] = metrics.loss if metrics else float("nan")
+    results["skipped_records"] = skipped.count
+    return results
