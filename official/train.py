@@ -31,6 +31,12 @@ flags.DEFINE_string(
 flags.DEFINE_string("data_dir", None, "TFRecord shards (or the TFDS data_dir).")
 flags.DEFINE_string("mode", "train_and_eval", "train | eval | train_and_eval | export.")
 flags.DEFINE_string("export_dir", None, "Where to export (default <model_dir>/export).")
+flags.DEFINE_integer(
+    "num_cpu_devices",
+    1,
+    "Split the host CPU into this many logical devices (to try "
+    "--strategy=mirrored without accelerators).",
+)
 FLAGS = flags.FLAGS
 
 MODES = ("train", "eval", "train_and_eval", "export")
@@ -104,6 +110,11 @@ def run(config, model_dir: str, mode: str, export_dir: str | None) -> dict:
     from official.training import loop
     from official.training.strategy import device_kind, get_strategy
 
+    if FLAGS.num_cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.num_cpu_devices
+        )
     keras.utils.set_random_seed(config.runtime.seed)
     strategy = get_strategy(config.runtime.strategy, config.runtime.tpu)
     precision = config.runtime.precision

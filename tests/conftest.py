@@ -28,3 +28,11 @@ def mixed_bfloat16():
         yield
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> str:
+    """The bundled digits sample set, written once per test session."""
+    from official.data import samples
+
+    return samples.build(str(tmp_path_factory.mktemp("samples") / "digits"))

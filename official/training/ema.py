@@ -28,11 +28,17 @@ class ModelEMA(tf.Module):
         # Set around tf.Module's attribute tracking: the model's own variables are checkpointed
         # with the model, not a second time under the EMA.
         object.__setattr__(self, "_model_variables", averaged_variables(model))
-        self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
+        # Sync-on-read: each replica updates its own copy in the train step with no
+        # communication (the model's weights are identical across replicas); a read outside the
+        # replicas (checkpoint, evaluation, export) takes the first replica's copy.
+        local = dict(
+            trainable=False,
+            synchronization=tf.VariableSynchronization.ON_READ,
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
+        self.updates = tf.Variable(0, dtype=tf.int64, name="updates", **local)
         self.shadows = [
-            tf.Variable(
-                tf.convert_to_tensor(v.value), trainable=False, name=v.path.replace("/", "_")
-            )
+            tf.Variable(tf.convert_to_tensor(v.value), name=v.path.replace("/", "_"), **local)
             for v in self._model_variables
         ]
 
@@ -41,16 +47,11 @@ class ModelEMA(tf.Module):
         return tf.minimum(self.decay, (1.0 + t) / (10.0 + t))
 
     def update(self) -> None:
-        """One EMA step; call in cross-replica context (after strategy.run) or without strategy."""
+        """One EMA step; call it in the replica step, after the optimizer update."""
         decay = self.current_decay()
-        strategy = tf.distribute.get_strategy()
-
-        def step(shadow, value):
-            value = tf.cast(value, shadow.dtype)
-            return shadow.assign(decay * shadow + (1.0 - decay) * value)
-
         for shadow, variable in zip(self.shadows, self._model_variables, strict=True):
-            strategy.extended.update(shadow, step, args=(_raw(variable),), group=False)
+            value = tf.cast(variable.value, shadow.dtype)
+            shadow.assign(decay * shadow + (1.0 - decay) * value)
         self.updates.assign_add(1)
 
     def copy_to_model(self) -> None:
@@ -67,8 +68,3 @@ class ModelEMA(tf.Module):
         finally:
             for variable, value in zip(self._model_variables, backup, strict=True):
                 variable.assign(value)
-
-
-def _raw(variable):
-    """The tf.Variable behind a Keras variable, for strategy.extended.update."""
-    return getattr(variable, "value", variable)

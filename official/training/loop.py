@@ -151,6 +151,8 @@ class Trainer:
                 grads, variables, config.optimizer.agc_clip, skip=is_classifier
             )
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        if self.ema is not None:
+            self.ema.update()
         label_ids = labels if labels.shape.rank == 1 else tf.argmax(labels, axis=-1)
         correct = tf.reduce_sum(
             tf.cast(
@@ -160,6 +162,23 @@ class Trainer:
         )
         return loss, correct, tf.cast(tf.shape(logits)[0], tf.float32)
 
+    def _replica_local_variables(self) -> list:
+        """Variables each replica updates on its own: Keras 3 BN moving statistics (created with
+        no cross-replica aggregation) and the EMA shadows."""
+        stats = [
+            v.value for v in self.model.non_trainable_weights if "seed_generator" not in v.path
+        ]
+        return stats + (list(self.ema.shadows) if self.ema is not None else [])
+
+    def _sync_replicas(self):
+        """Sets every replica-local variable to its mean over the replicas. The moving averages
+        are linear in the batch statistics, so one mean per loop equals a mean every step."""
+        variables = self._replica_local_variables()
+        context = tf.distribute.get_replica_context()
+        means = context.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.identity(v) for v in variables])
+        for variable, mean in zip(variables, means, strict=True):
+            variable.assign(mean)
+
     def _train_loop_fn(self, iterator, steps):
         total_loss, correct, seen = tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)
         for _ in tf.range(steps):
@@ -168,11 +187,11 @@ class Trainer:
             loss, step_correct, step_seen = (
                 self.strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None) for t in outs
             )
-            if self.ema is not None:
-                self.ema.update()
             total_loss += loss
             correct += step_correct
             seen += step_seen
+        if self.strategy.num_replicas_in_sync > 1:
+            self.strategy.run(self._sync_replicas)
         return total_loss / tf.cast(steps, tf.float32), correct / tf.maximum(seen, 1.0)
 
     def train_loop(self, iterator, steps: int) -> LoopMetrics:

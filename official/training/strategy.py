@@ -23,6 +23,12 @@ def get_strategy(name: str, tpu: str = "") -> tf.distribute.Strategy:
             ) from None
         return tf.distribute.TPUStrategy(resolver)
     if name == "mirrored":
+        if not tf.config.list_logical_devices("GPU"):
+            # No GPU: mirror over the logical CPUs (several when the host CPU was split, e.g.
+            # by --num_cpu_devices, to exercise distribution without accelerators).
+            return tf.distribute.MirroredStrategy(
+                [d.name for d in tf.config.list_logical_devices("CPU")]
+            )
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()

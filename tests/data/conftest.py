@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
-from official.data import samples, tfrecord
+from official.data import tfrecord
 
 
 def encode(image: np.ndarray, fmt: str = "JPEG", mode: str | None = None, **kwargs) -> bytes:
@@ -27,11 +27,6 @@ def photos() -> dict[str, np.ndarray]:
         "coffee": skdata.coffee(),
         "rocket": skdata.rocket(),
     }
-
-
-@pytest.fixture(scope="session")
-def sample_dir(tmp_path_factory) -> str:
-    return samples.build(str(tmp_path_factory.mktemp("samples") / "digits"))
 
 
 def write_records(path, images_and_labels):

@@ -1,0 +1,98 @@
+"""The training loop in-process: default strategy and MirroredStrategy over 2 logical CPUs."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official.configs import overrides, recipes
+from official.training import loop
+from official.training.strategy import get_strategy
+
+
+def sample_config(data_dir, **extra):
+    config = recipes.get("sample")
+    config.data.data_dir = data_dir
+    overrides.apply_overrides(
+        config,
+        {"train.epochs": 2, "train.steps_per_loop": 10, "data.train_batch_size": 32, **extra},
+    )
+    return config
+
+
+def test_cpu_train_and_eval_lowers_the_loss_and_evaluates(sample_dir, tmp_path):
+    config = sample_config(sample_dir, **{"train.eval_every_epochs": 2.0})
+    trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path))
+    first = trainer.train_loop(iter(loop.distributed_datasets(trainer, True)), 10).loss
+    results = loop.train(trainer, config.train.eval_every_epochs)
+    assert trainer.step == trainer.total_steps == math.ceil(2 * 1437 / 32)
+    assert results["train_loss"] < first
+    assert results["examples"] == 360 and results["top1"] > 0.3  # chance is 0.1
+    assert trainer.manager.latest_checkpoint.endswith(f"ckpt-{trainer.step}")
+
+
+def test_mirrored_on_two_cpus_keeps_replicas_identical(sample_dir, tmp_path):
+    strategy = get_strategy("mirrored")
+    assert strategy.num_replicas_in_sync == 2  # conftest splits the CPU in two
+    config = sample_config(sample_dir, **{"optimizer.ema_decay": 0.9})
+    trainer = loop.Trainer(config, strategy, str(tmp_path))
+    iterator = iter(loop.distributed_datasets(trainer, True))
+    first = trainer.train_loop(iterator, 10).loss
+    last = trainer.train_loop(iterator, 30).loss
+    assert last < first
+    # Weights, BN moving statistics (replica-local in Keras 3, averaged by the loop) and EMA.
+    variables = [w.value for w in trainer.model.weights] + list(trainer.ema.shadows)
+    assert any("moving_mean" in v.name for v in variables)
+    for variable in variables:
+        parts = strategy.experimental_local_results(variable)
+        assert len(parts) == 2
+        np.testing.assert_array_equal(np.asarray(parts[0]), np.asarray(parts[1]), variable.name)
+    assert trainer.evaluate(loop.distributed_datasets(trainer, False))["examples"] == 360
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(sample_dir, tmp_path):
+    config = sample_config(sample_dir, **{"train.epochs": 0.2})  # 9 steps, one loop
+    trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path))
+    loop.train(trainer, None)
+    good = trainer.manager.latest_checkpoint
+    assert good is not None
+
+    exploding = sample_config(
+        sample_dir, **{"optimizer.base_learning_rate": 1e30, "optimizer.warmup_epochs": 0.0}
+    )
+    trainer = loop.Trainer(exploding, get_strategy("cpu"), str(tmp_path))
+    with pytest.raises(loop.TrainingDiverged, match=r"loss is (nan|inf) at step \d+.*ckpt-9"):
+        loop.train(trainer, None)
+    manager = tf.train.CheckpointManager(trainer.checkpoint, str(tmp_path), max_to_keep=3)
+    assert manager.latest_checkpoint == good
+    fresh = loop.Trainer(exploding, get_strategy("cpu"), str(tmp_path / "other"))
+    fresh.checkpoint.restore(good).assert_existing_objects_matched()
+    assert all(np.all(np.isfinite(np.asarray(w))) for w in fresh.model.weights)
+
+
+def test_distillation_from_a_keras_teacher(sample_dir, tmp_path):
+    teacher = loop.build_model(sample_config(sample_dir))
+    teacher.save(tmp_path / "teacher.keras")
+    config = sample_config(
+        sample_dir,
+        **{
+            "train.teacher": str(tmp_path / "teacher.keras"),
+            "train.distillation_weight": 0.5,
+            "train.distillation_temperature": 2.0,
+            "train.epochs": 0.5,
+        },
+    )
+    trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path / "run"))
+    metrics = trainer.train_loop(iter(loop.distributed_datasets(trainer, True)), 5)
+    assert np.isfinite(metrics.loss)
+
+
+@pytest.mark.usefixtures("mixed_bfloat16")
+def test_bfloat16_training_step(sample_dir, tmp_path):
+    trainer = loop.Trainer(sample_config(sample_dir), get_strategy("cpu"), str(tmp_path))
+    assert trainer.model.get_layer("stem_conv1").compute_dtype == "bfloat16"
+    metrics = trainer.train_loop(iter(loop.distributed_datasets(trainer, True)), 3)
+    assert np.isfinite(metrics.loss)
+    assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"

@@ -1,0 +1,41 @@
+import numpy as np
+
+from official import models
+from official.configs.config import OptimizerConfig
+from official.training import optimizer
+
+
+def _model():
+    return models.get(
+        "resnetrs50",
+        width_multiplier=0.25,
+        block_repeats=(1, 1, 1, 1),
+        num_classes=4,
+        input_shape=(32, 32, 3),
+    )
+
+
+def test_weight_decay_touches_exactly_conv_and_dense_kernels():
+    model = _model()
+    decayed = {v.path for v in optimizer.decayed_variables(model)}
+    expected = {v.path for v in model.trainable_variables if v.path.endswith("/kernel")}
+    assert decayed == expected
+    assert "classifier/kernel" in decayed and "stage2_block1_se/reduce/kernel" in decayed
+    assert "stem_conv1/kernel" in decayed and "stage3_block1_shortcut_conv/kernel" in decayed
+    assert not any(p.endswith(("gamma", "beta", "bias")) for p in decayed)
+
+    # With zero gradients, one step shrinks exactly the kernels, by lr * wd.
+    config = OptimizerConfig(weight_decay=0.1, momentum=0.0)
+    opt = optimizer.build_optimizer(config, model, schedule=0.5)
+    before = {v.path: np.asarray(v).copy() for v in model.trainable_variables}
+    opt.apply_gradients([(np.zeros(v.shape, "float32"), v) for v in model.trainable_variables])
+    for v in model.trainable_variables:
+        factor = 1 - 0.5 * 0.1 if v.path in decayed else 1.0
+        np.testing.assert_allclose(np.asarray(v), before[v.path] * factor, rtol=1e-6)
+
+
+def test_schedule_without_warmup_starts_at_the_peak():
+    config = OptimizerConfig(base_learning_rate=0.2, warmup_epochs=0)
+    schedule = optimizer.learning_rate_schedule(config, 512, 10, 100)
+    assert float(schedule(0)) == np.float32(0.4)
+    assert float(schedule(100)) < 1e-6
