@@ -18,7 +18,7 @@ def test_average_of_weights_and_bn_statistics_equals_hand_computation():
     expected = {k: np.asarray(v).copy() for k, v in tracked.items()}
     rng = np.random.default_rng(0)
     for t in range(4):
-        for k, v in tracked.items():
+        for v in tracked.values():
             v.assign(rng.normal(size=v.shape).astype("float32"))
         d = min(decay, (1 + t) / (10 + t))  # num_updates warm-up: 0.1, 0.18, 0.25, 0.31
         for k, v in tracked.items():
