@@ -43,32 +43,40 @@ def blend(degenerate: tf.Tensor, image: tf.Tensor, factor) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(out, 0.0, 255.0), tf.uint8)
 
 
+def _apply_lut(image, lut):
+    """Per-channel lookup: lut is [3, 256] uint8; one gather for the whole image."""
+    index = tf.cast(image, tf.int32) + tf.constant([0, 256, 512], tf.int32)
+    return tf.gather(tf.reshape(lut, [-1]), index)
+
+
 def autocontrast(image):
     """Stretch each channel to span 0..255 (a constant channel is left as it is)."""
-    image_f = tf.cast(image, tf.float32)
-    lo = tf.reduce_min(image_f, axis=[0, 1])
-    hi = tf.reduce_max(image_f, axis=[0, 1])
-    scale = tf.where(hi > lo, 255.0 / tf.maximum(hi - lo, 1.0), 1.0)
-    offset = tf.where(hi > lo, -lo * scale, 0.0)
-    return tf.cast(tf.clip_by_value(image_f * scale + offset, 0.0, 255.0), tf.uint8)
-
-
-def _equalize_channel(channel):
-    histogram = tf.histogram_fixed_width(tf.cast(channel, tf.int32), [0, 255], nbins=256)
-    nonzero = tf.boolean_mask(histogram, histogram != 0)
-    step = (tf.reduce_sum(nonzero) - nonzero[-1]) // 255
-
-    def equalized():
-        lut = (tf.cumsum(histogram) + step // 2) // tf.maximum(step, 1)
-        lut = tf.clip_by_value(tf.concat([[0], lut[:-1]], 0), 0, 255)
-        return tf.cast(tf.gather(lut, tf.cast(channel, tf.int32)), tf.uint8)
-
-    return tf.cond(step == 0, lambda: channel, equalized)
+    channels = []
+    for channel in tf.unstack(image, axis=-1):  # scalar arithmetic per channel: no broadcasting
+        lo = tf.cast(tf.reduce_min(channel), tf.float32)
+        hi = tf.cast(tf.reduce_max(channel), tf.float32)
+        scale = tf.where(hi > lo, 255.0 / tf.maximum(hi - lo, 1.0), 1.0)
+        offset = tf.where(hi > lo, -lo * scale, 0.0)
+        stretched = tf.clip_by_value(tf.cast(channel, tf.float32) * scale + offset, 0.0, 255.0)
+        channels.append(tf.cast(stretched, tf.uint8))
+    return tf.stack(channels, axis=-1)
 
 
 def equalize(image):
-    """Histogram equalization per channel, as PIL.ImageOps.equalize."""
-    return tf.stack([_equalize_channel(image[..., c]) for c in range(3)], axis=-1)
+    """Histogram equalization per channel, as PIL.ImageOps.equalize (one histogram pass)."""
+    index = tf.cast(image, tf.int32) + tf.constant([0, 256, 512], tf.int32)
+    histograms = tf.reshape(
+        tf.math.bincount(tf.reshape(index, [-1]), minlength=768, maxlength=768), [3, 256]
+    )
+    luts = []
+    for c in range(3):
+        histogram = histograms[c]
+        nonzero = tf.boolean_mask(histogram, histogram != 0)
+        step = (tf.reduce_sum(nonzero) - nonzero[-1]) // 255
+        lut = (tf.cumsum(histogram) + step // 2) // tf.maximum(step, 1)
+        lut = tf.clip_by_value(tf.concat([[0], lut[:-1]], 0), 0, 255)
+        luts.append(tf.where(step == 0, tf.range(256), lut))  # step 0: channel unchanged
+    return _apply_lut(image, tf.cast(tf.stack(luts), tf.uint8))
 
 
 def invert(image):
@@ -77,22 +85,26 @@ def invert(image):
 
 def posterize(image, bits: int):
     """Keep the `bits` most significant bits of each pixel."""
-    shift = 8 - bits
-    return tf.cast(
-        tf.bitwise.left_shift(tf.bitwise.right_shift(tf.cast(image, tf.int32), shift), shift),
-        tf.uint8,
-    )
+    if bits <= 0:
+        return tf.zeros_like(image)
+    shift = tf.constant(8 - bits, tf.uint8)
+    return tf.bitwise.left_shift(tf.bitwise.right_shift(image, shift), shift)
 
 
+# Pixel masks are applied arithmetically: tf.where on a whole image costs several times more.
 def solarize(image, threshold: int):
-    """Invert the pixels at or above `threshold`."""
-    return tf.where(tf.cast(image, tf.int32) < threshold, image, 255 - image)
+    """Invert the pixels at or above `threshold` (255 - x == x XOR 255 for uint8)."""
+    if threshold > 255:
+        return image
+    at_or_above = tf.cast(image >= tf.constant(max(threshold, 0), tf.uint8), tf.uint8)
+    return tf.bitwise.bitwise_xor(image, at_or_above * 255)
 
 
 def solarize_add(image, addition: int, threshold: int = 128):
-    """Add `addition` to the pixels below `threshold`."""
-    added = tf.cast(tf.clip_by_value(tf.cast(image, tf.int32) + addition, 0, 255), tf.uint8)
-    return tf.where(image < threshold, added, image)
+    """Add `addition` to the pixels below `threshold` (saturating at 255)."""
+    addition = min(max(addition, 0), 255)
+    headroom = tf.minimum(255 - image, tf.constant(addition, tf.uint8))
+    return image + tf.cast(image < threshold, tf.uint8) * headroom
 
 
 def color(image, factor):
@@ -116,8 +128,8 @@ def sharpness(image, factor):
     kernel = tf.tile(kernel[:, :, None, None], [1, 1, 3, 1])
     smooth = tf.nn.depthwise_conv2d(tf.cast(image, tf.float32)[None], kernel, [1, 1, 1, 1], "VALID")
     smooth = tf.cast(tf.clip_by_value(tf.round(smooth[0]), 0.0, 255.0), tf.uint8)
-    interior = tf.pad(tf.ones_like(smooth, tf.bool), [[1, 1], [1, 1], [0, 0]])
-    degenerate = tf.where(interior, tf.pad(smooth, [[1, 1], [1, 1], [0, 0]]), image)
+    middle = tf.concat([image[1:-1, :1], smooth, image[1:-1, -1:]], axis=1)
+    degenerate = tf.concat([image[:1], middle, image[-1:]], axis=0)  # borders stay
     return blend(degenerate, image, factor)
 
 
@@ -126,11 +138,11 @@ def cutout(image, pad_size: int):
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     cy = tf.random.uniform([], 0, height, tf.int32)
     cx = tf.random.uniform([], 0, width, tf.int32)
-    rows = tf.range(height)[:, None]
-    cols = tf.range(width)[None, :]
-    inside = (rows >= cy - pad_size) & (rows < cy + pad_size)
-    inside = inside & (cols >= cx - pad_size) & (cols < cx + pad_size)
-    return tf.where(inside[..., None], tf.constant(FILL_VALUE, tf.uint8), image)
+    top, bottom = tf.maximum(cy - pad_size, 0), tf.minimum(cy + pad_size, height)
+    left, right = tf.maximum(cx - pad_size, 0), tf.minimum(cx + pad_size, width)
+    box = tf.fill([bottom - top, right - left, 3], tf.constant(FILL_VALUE, tf.uint8))
+    band = tf.concat([image[top:bottom, :left], box, image[top:bottom, right:]], axis=1)
+    return tf.concat([image[:top], band, image[bottom:]], axis=0)
 
 
 # ---- Geometric ops: output pixel (x, y) samples input (a0 x + a1 y + a2, b0 x + b1 y + b2) -------

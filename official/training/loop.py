@@ -120,6 +120,17 @@ class Trainer:
     def step(self) -> int:
         return int(self.optimizer.iterations.numpy())
 
+    def save_weights_file(self) -> str:
+        """model_dir/model.weights.h5 (EMA weights when the run has EMA), for users'
+        `official.models.get(name, ...).load_weights(path)`."""
+        path = f"{self.model_dir}/model.weights.h5"
+        if self.ema is not None:
+            with self.ema.swapped():
+                self.model.save_weights(path)
+        else:
+            self.model.save_weights(path)
+        return path
+
     def restore(self) -> int:
         """Restores the latest checkpoint in model_dir, if any; returns the step."""
         latest = self.manager.latest_checkpoint
@@ -371,6 +382,7 @@ def train(trainer: Trainer, evaluate_every_epochs: float | None) -> dict:
             ):
                 results = trainer.evaluate(distributed_datasets(trainer, False))
                 reporter.eval(trainer.step, results)
+    trainer.save_weights_file()
     results["train_loss"] = metrics.loss if metrics else float("nan")
     results["skipped_records"] = skipped.count
     return results

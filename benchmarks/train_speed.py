@@ -1,0 +1,119 @@
+"""Images/second of official/train.py's loop against keras.applications.ResNet50 + model.fit.
+
+Both train ResNet-50 with the 2015 stride placement (the same architecture and FLOPs; ours has
+no conv biases) on one synthetic in-memory batch (16 x 128 x 128, 100 classes) with the same
+SGD (Nesterov momentum 0.9, no weight decay, no label smoothing). fit runs once; each of its
+epochs is a timed round, followed by a timed round of our loop, so the rounds alternate and
+fit's per-call setup is not charged to it. The first round of each (tracing) is excluded.
+Prints the median images/second, the spread and the ratio ours / keras (>= 1.0: not slower).
+
+    python benchmarks/train_speed.py [--rounds 5] [--steps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from official.configs import recipes  # noqa: E402
+from official.configs.overrides import apply_overrides  # noqa: E402
+from official.training import loop  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--image_size", type=int, default=128)
+    parser.add_argument("--num_classes", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
+    args = parser.parse_args()
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    size, batch = args.image_size, args.batch_size
+    images = tf.constant(rng.normal(size=(batch, size, size, 3)), tf.float32)
+    labels = tf.constant(rng.integers(0, args.num_classes, (batch,)), tf.int32)
+    data = tf.data.Dataset.from_tensors((images, labels)).repeat()
+
+    config = recipes.get("sample")
+    apply_overrides(
+        config,
+        {
+            "model.name": "resnet50",
+            "model.kwargs": {"stride_in_1x1": True},
+            "data.num_classes": args.num_classes,
+            "data.train_batch_size": batch,
+            "optimizer": {"weight_decay": 0.0, "label_smoothing": 0.0, "ema_decay": 0.0},
+        },
+    )
+    config.model.kwargs = {"stride_in_1x1": True}
+    trainer = loop.Trainer(config, tf.distribute.get_strategy(), "/tmp/train_speed_unused")
+    ours_iter = iter(data)
+
+    theirs = keras.applications.ResNet50(
+        weights=None,
+        classes=args.num_classes,
+        input_shape=(size, size, 3),
+        classifier_activation=None,
+    )
+    theirs.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=False,
+    )
+
+    def time_ours(steps):
+        start = time.perf_counter()
+        trainer.train_loop(ours_iter, steps)
+        return steps * batch / (time.perf_counter() - start)
+
+    rates = {"official/train.py loop": [], "keras.applications + fit": []}
+
+    class Alternate(keras.callbacks.Callback):
+        """Times each fit epoch, then runs one timed round of our loop: the rounds alternate
+        inside ONE fit call, so fit's per-call setup is not charged to it."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            theirs_rate = args.steps * batch / (time.perf_counter() - self.start)
+            ours_rate = time_ours(args.steps)
+            if epoch > 0:  # epoch 0 is the warm-up of both
+                rates["keras.applications + fit"].append(theirs_rate)
+                rates["official/train.py loop"].append(ours_rate)
+
+    time_ours(2)  # trace our loop before fit's first epoch is timed
+    theirs.fit(
+        data, steps_per_epoch=args.steps, epochs=args.rounds + 1, verbose=0, callbacks=[Alternate()]
+    )
+
+    print(f"CPU ({os.cpu_count()} cores); tensorflow {tf.__version__}, keras {keras.__version__}")
+    print(
+        f"resnet50 (v1 strides), batch {batch}, {size}x{size}, {args.num_classes} classes, "
+        f"{args.rounds} rounds x {args.steps} steps, warm-up excluded"
+    )
+    for name, values in rates.items():
+        print(
+            f"{name:28s} {statistics.median(values):8.2f} img/s "
+            f"(min {min(values):.2f}, max {max(values):.2f})"
+        )
+    ratio = statistics.median(rates["official/train.py loop"]) / statistics.median(
+        rates["keras.applications + fit"]
+    )
+    print(f"ratio ours / keras: {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Classify image files with an exported SavedModel or a .keras model.
+
+    python -m official.predict --model=runs/sample/export/1 photos/ cat.jpg
+    python -m official.predict --model=m.keras --image_size=224 --labels=labels.json --json a.jpg
+
+Prints, per image, the top-k class names and probabilities (or one JSON object per line with
+--json). Files that are not decodable images are reported and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_string("model", None, "A SavedModel version directory or a .keras file.")
+flags.DEFINE_integer("top_k", 5, "Classes to print per image.")
+flags.DEFINE_integer("image_size", 224, ".keras models: the eval input size.")
+flags.DEFINE_string("labels", None, ".keras models: labels.json (index -> class name).")
+flags.DEFINE_bool("json", False, "One JSON object per image instead of text.")
+FLAGS = flags.FLAGS
+
+
+def list_files(paths: list[str]) -> list[str]:
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            files += sorted(
+                os.path.join(path, f)
+                for f in os.listdir(path)
+                if os.path.isfile(os.path.join(path, f))
+            )
+        else:
+            files.append(path)
+    return files
+
+
+class Classifier:
+    """One interface over a SavedModel's serving_default and a .keras model + eval preprocessing."""
+
+    def __init__(self, path: str, top_k: int, image_size: int, labels: str | None):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.top_k = top_k
+        if path.endswith(".keras"):
+            import keras
+
+            import official  # noqa: F401  (registers the custom layers)
+            from official.data import preprocess
+
+            self.model = keras.saving.load_model(path)
+            self.preprocess = lambda data: preprocess.preprocess_for_eval(data, image_size)
+            self.signature = None
+            num_classes = self.model.output.shape[-1]
+            names = [str(i) for i in range(num_classes)]
+            if labels:
+                with open(labels) as f:
+                    table = json.load(f)
+                names = [table[str(i)] for i in range(num_classes)]
+            self.names = names
+        else:
+            self.signature = tf.saved_model.load(path).signatures["serving_default"]
+
+    def __call__(self, data: bytes) -> list[tuple[str, float]]:
+        tf = self.tf
+        if self.signature is not None:
+            out = self.signature(image_bytes=tf.constant([data]))
+            names = [n.decode() for n in out["class_names"][0].numpy()]
+            scores = out["scores"][0].numpy().tolist()
+            return list(zip(names, scores, strict=True))[: self.top_k]
+        image = self.preprocess(tf.constant(data))
+        probabilities = tf.nn.softmax(self.model(image[None], training=False))[0].numpy()
+        order = probabilities.argsort()[::-1][: self.top_k]
+        return [(self.names[i], float(probabilities[i])) for i in order]
+
+
+def main(argv):
+    paths = argv[1:]
+    if not FLAGS.model or not paths:
+        print(
+            "error: usage: python -m official.predict --model=PATH IMAGE_OR_FOLDER...",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    if not os.path.exists(FLAGS.model):
+        print(f"error: --model={FLAGS.model}: no such SavedModel or .keras file.", file=sys.stderr)
+        sys.exit(2)
+    import tensorflow as tf
+
+    classify = Classifier(FLAGS.model, FLAGS.top_k, FLAGS.image_size, FLAGS.labels)
+    skipped = []
+    for path in list_files(paths):
+        try:
+            with open(path, "rb") as f:
+                top = classify(f.read())
+        except (OSError, tf.errors.InvalidArgumentError) as e:
+            reason = e.message.splitlines()[0] if hasattr(e, "message") else str(e)
+            skipped.append((path, reason))
+            continue
+        if FLAGS.json:
+            print(
+                json.dumps(
+                    {
+                        "file": path,
+                        "top": [{"class": n, "probability": round(p, 6)} for n, p in top],
+                    }
+                )
+            )
+        else:
+            print(f"{path}: " + ", ".join(f"{n} {p:.4f}" for n, p in top))
+    for path, reason in skipped:
+        print(f"skipped {path}: not a decodable image ({reason[:120]})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    app.run(main)
