@@ -27,7 +27,8 @@ def get_strategy(name: str, tpu: str = "") -> tf.distribute.Strategy:
             # No GPU: mirror over the logical CPUs (several when the host CPU was split, e.g.
             # by --num_cpu_devices, to exercise distribution without accelerators).
             return tf.distribute.MirroredStrategy(
-                [d.name for d in tf.config.list_logical_devices("CPU")]
+                [d.name for d in tf.config.list_logical_devices("CPU")],
+                cross_device_ops=tf.distribute.ReductionToOneDevice(),
             )
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
