@@ -20,11 +20,13 @@ class SqueezeExcite(keras.layers.Layer):
     differ in what the ratio applies to: ResNet uses the block output, EfficientNet the block input.
     """
 
-    def __init__(self, reduced_filters: int, activation="relu", gate="sigmoid", **kwargs):
+    def __init__(self, reduced_filters: int, activation="relu", gate="sigmoid", gain=1.0, **kwargs):
         super().__init__(**kwargs)
         self.reduced_filters = reduced_filters
         self.activation = activation
         self.gate = gate
+        # NFNets multiply the gate by 2 so that the block keeps its output scale at init.
+        self.gain = gain
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -41,6 +43,8 @@ class SqueezeExcite(keras.layers.Layer):
         spatial_axes = tuple(range(1, len(inputs.shape) - 1))
         squeezed = ops.mean(inputs, axis=spatial_axes)
         scale = self.expand(self.reduce(squeezed))
+        if self.gain != 1.0:
+            scale = scale * ops.cast(self.gain, scale.dtype)
         return inputs * ops.reshape(scale, (-1,) + (1,) * len(spatial_axes) + (scale.shape[-1],))
 
     def compute_output_shape(self, input_shape):
@@ -52,4 +56,5 @@ class SqueezeExcite(keras.layers.Layer):
             "reduced_filters": self.reduced_filters,
             "activation": self.activation,
             "gate": self.gate,
+            "gain": self.gain,
         }

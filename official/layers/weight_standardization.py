@@ -3,7 +3,7 @@
 Plain (BiT, Kolesnikov et al. 2020; Qiao et al. 2019):
     W' = (W - mean) / sqrt(var + eps), eps 1e-5.
 Scaled (NF-ResNet, Brock et al. 2021a, eq. 2):
-    W' = gain * (W - mean) / sqrt(var * fan_in + eps),
+    W' = gain * (W - mean) / sqrt(max(var * fan_in, eps)),  (max, as in the released NFNets)
 with a learnable per-channel gain (init 1), eps 1e-4, and a bias. One class serves both.
 Mean and variance run over every axis but the last (kernel height, width and input channels).
 """
@@ -40,9 +40,8 @@ class StandardizedConv2D(keras.layers.Conv2D):
             fan_in = 1
             for dim in kernel.shape[:-1]:
                 fan_in *= dim
-            return (
-                ops.cast(self.gain, "float32") * (kernel - mean) / ops.sqrt(var * fan_in + self.eps)
-            )
+            scale = ops.rsqrt(ops.maximum(var * fan_in, self.eps))
+            return ops.cast(self.gain, "float32") * (kernel - mean) * scale
         return (kernel - mean) / ops.sqrt(var + self.eps)
 
     def convolution_op(self, inputs, kernel):

@@ -6,7 +6,7 @@ import sys
 # frame per layer; ResNet-270/350/420 are ~2,000 layers deep, past Python's default limit of 1,000.
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
 
-from official.models import resnet  # noqa: E402, F401  (registers the ResNet family)
+from official.models import nfnet, resnest, resnet  # noqa: E402, F401  (each registers its family)
 from official.models.counting import count_parameters  # noqa: E402
 from official.models.registry import entry, get, list_models, register  # noqa: E402
 

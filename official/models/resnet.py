@@ -12,7 +12,7 @@ output of stage s is the layer `stage{s}_block{last}_out` (see `stage_output_nam
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 
@@ -63,7 +63,7 @@ def _stage_drop_rates(rate: float, num_stages: int = 4) -> list[float]:
     return [rate * (i + 2) / total for i in range(num_stages)]
 
 
-def _shortcut(x, filters, strides, *, avg_down, conv, norm, name):
+def projection_shortcut(x, filters, strides, *, avg_down, conv, norm, name):
     """Identity, or a projection when the shape changes.
 
     ResNet-D (Bag of Tricks 4.1): a strided projection averages 2x2 first so the 1x1 conv sees every
@@ -78,7 +78,7 @@ def _shortcut(x, filters, strides, *, avg_down, conv, norm, name):
     return norm(filters, name=f"{name}_bn")(x)
 
 
-def _block_tail(x, shortcut, *, se_ratio, drop_rate, activation, name):
+def block_tail(x, shortcut, *, se_ratio, drop_rate, activation, name):
     """SE on the branch, stochastic depth, the add and the activation, in that order (SPEC 1.2)."""
     if se_ratio:
         x = SqueezeExcite(se_filters(x.shape[-1], se_ratio), name=f"{name}_se")(x)
@@ -92,7 +92,7 @@ def basic_block(
     x, width, strides, *, conv, norm, activation, avg_down, se_ratio, drop_rate, name, **_
 ):
     """Two 3x3 convs (ResNet-18/34)."""
-    shortcut = _shortcut(
+    shortcut = projection_shortcut(
         x, width, strides, avg_down=avg_down, conv=conv, norm=norm, name=f"{name}_shortcut"
     )
     y = conv(x, width, 3, strides, name=f"{name}_conv1")
@@ -101,7 +101,7 @@ def basic_block(
     )
     y = conv(y, width, 3, name=f"{name}_conv2")
     y = norm(width, name=f"{name}_bn2", zero_init=True)(y)
-    return _block_tail(
+    return block_tail(
         y, shortcut, se_ratio=se_ratio, drop_rate=drop_rate, activation=activation, name=name
     )
 
@@ -130,7 +130,7 @@ def bottleneck_block(
     """
     out = width * BOTTLENECK_EXPANSION
     inner = int(width * base_width / 64) * cardinality
-    shortcut = _shortcut(
+    shortcut = projection_shortcut(
         x, out, strides, avg_down=avg_down, conv=conv, norm=norm, name=f"{name}_shortcut"
     )
     y = conv(x, inner, 1, strides if stride_in_1x1 else 1, name=f"{name}_conv1")
@@ -143,7 +143,7 @@ def bottleneck_block(
     )
     y = conv(y, out, 1, name=f"{name}_conv3")
     y = norm(out, name=f"{name}_bn3", zero_init=True)(y)
-    return _block_tail(
+    return block_tail(
         y, shortcut, se_ratio=se_ratio, drop_rate=drop_rate, activation=activation, name=name
     )
 
@@ -176,9 +176,11 @@ def resnet(
     depth: int = 50,
     *,
     block_repeats: Sequence[int] | None = None,
-    block: str | None = None,
+    block: str | Callable | None = None,
+    block_kwargs: dict | None = None,
     width_multiplier: float = 1.0,
     stem: str = "basic",
+    stem_width: int = 64,
     stem_pool: str = "max",
     avg_down: bool = False,
     stride_in_1x1: bool = False,
@@ -204,7 +206,10 @@ def resnet(
     """Builds a ResNet as a functional Keras model.
 
     depth / block_repeats: layers (18..420; see `blocks_for_depth`), or blocks per stage explicitly.
-    stem: 'basic' (7x7) or 'deep' (ResNet-C); stem_pool: 'max' or 'conv' (ResNet-RS).
+    block: 'basic', 'bottleneck', or a block function with their signature (other families plug
+    theirs in: official/models/resnest.py); block_kwargs go to every block call.
+    stem: 'basic' (7x7) or 'deep' (ResNet-C) ending in stem_width channels; stem_pool: 'max' or
+    'conv' (ResNet-RS).
     avg_down: ResNet-D shortcut. stride_in_1x1: the 2015 stride placement instead of ResNet-B.
     cardinality, base_width: ResNeXt. se_ratio: SE on each block (0 = off).
     width_multiplier scales every conv width, stem included (ResNet-RS section 7).
@@ -223,10 +228,13 @@ def resnet(
         raise ValueError(f"pooling={pooling!r} is not known; use None, 'avg' or 'max'.")
     if block is None:
         block = "basic" if depth in BASIC_DEPTHS else "bottleneck"
-    if block not in ("basic", "bottleneck"):
+    if callable(block):
+        block_fn = block
+    elif block in ("basic", "bottleneck"):
+        block_fn = basic_block if block == "basic" else bottleneck_block
+    else:
         raise ValueError(f"block={block!r} is not known; use 'basic' or 'bottleneck'.")
     repeats = tuple(block_repeats) if block_repeats is not None else blocks_for_depth(depth)
-    block_fn = basic_block if block == "basic" else bottleneck_block
 
     conv = functools.partial(conv2d, weight_standardization=weight_standardization)
     norm_fn = functools.partial(norm_layer, norm, momentum=bn_momentum, epsilon=bn_epsilon)
@@ -236,7 +244,7 @@ def resnet(
     x = _stem(
         inputs,
         stem=stem,
-        stem_width=scaled(64),
+        stem_width=scaled(stem_width),
         stem_pool=stem_pool,
         conv=conv,
         norm=norm_fn,
@@ -259,6 +267,7 @@ def resnet(
                 base_width=base_width,
                 stride_in_1x1=stride_in_1x1,
                 name=f"stage{stage_index + 2}_block{block_index + 1}",
+                **(block_kwargs or {}),
             )
 
     if include_top:

@@ -33,3 +33,28 @@ def adaptive_clip_gradients(grads, variables, clip: float, skip=lambda v: False,
         g if g is None or skip(v) else clip_gradient(g, v, clip, eps)
         for g, v in zip(grads, variables, strict=True)
     ]
+
+
+def with_agc(optimizer, clip: float, skip=lambda v: False):
+    """A copy of a Keras optimizer that applies AGC before every update, for `model.fit`.
+
+        model.compile(optimizer=with_agc(keras.optimizers.SGD(0.1, momentum=0.9), 0.01,
+                                         skip=lambda v: v.path.startswith("classifier/")), ...)
+
+    The copy is a subclass of the optimizer's own class, built from its config (so it starts
+    with fresh slots); it is not registered for serialization.
+    """
+    base = type(optimizer)
+
+    class AdaptiveClipping(base):
+        def apply(self, grads, trainable_variables=None):
+            variables = (
+                trainable_variables
+                if trainable_variables is not None
+                else self._trainable_variables
+            )
+            grads = adaptive_clip_gradients(list(grads), list(variables), clip, skip)
+            return super().apply(grads, trainable_variables)
+
+    AdaptiveClipping.__name__ = f"AGC{base.__name__}"
+    return AdaptiveClipping.from_config(optimizer.get_config())

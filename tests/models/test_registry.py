@@ -16,6 +16,19 @@ resnetrs270 resnetrs350 resnetrs420""".split()
 def test_every_resnet_name_is_registered():
     assert set(RESNET_NAMES) <= set(models.list_models())
     assert models.list_models("resnet") == RESNET_NAMES
+    assert models.list_models("resnest") == [
+        "resnest14d",
+        "resnest26d",
+        "resnest50d",
+        "resnest101e",
+        "resnest200e",
+    ]
+    assert models.list_models("nfnet") == [
+        "nf_resnet26",
+        "nf_resnet50",
+        "nf_resnet101",
+        *[f"nfnet_f{i}" for i in range(7)],
+    ]
 
 
 def test_unknown_name_lists_close_matches():
@@ -65,3 +78,12 @@ def test_tiny_build_forward_step_and_keras_round_trip(name, tmp_path):
     model.save(path)
     restored = keras.saving.load_model(path)
     np.testing.assert_array_equal(np.asarray(restored(x)), np.asarray(model(x)))
+
+
+@pytest.mark.usefixtures("mixed_bfloat16")
+@pytest.mark.parametrize("name", ["resnet50", "resnest50d", "nf_resnet50", "nfnet_f0"])
+def test_mixed_bfloat16_forward_per_family(name):
+    model = _tiny(name)
+    logits = model(np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32"))
+    assert logits.dtype == "float32" and np.all(np.isfinite(np.asarray(logits)))
+    assert model.get_layer("stem_conv1").compute_dtype == "bfloat16"
