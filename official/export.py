@@ -252,7 +252,9 @@ def main(argv):
     from official.training import loop
 
     trainer = loop.Trainer(config, tf.distribute.get_strategy(), FLAGS.model_dir)
-    if trainer.restore() == 0:
+    if FLAGS.checkpoint:
+        trainer.checkpoint.restore(FLAGS.checkpoint).assert_existing_objects_matched()
+    elif trainer.restore() == 0:
         print(f"error: no checkpoint in {FLAGS.model_dir}.", file=sys.stderr)
         sys.exit(2)
     export_trainer(
@@ -264,6 +266,7 @@ if __name__ == "__main__":
     from absl import app, flags
 
     flags.DEFINE_string("model_dir", None, "A training run's directory (uses its params.yaml).")
+    flags.DEFINE_string("checkpoint", None, "With --model_dir: this checkpoint, not the latest.")
     flags.DEFINE_string("keras_file", None, "Or a .keras model file.")
     flags.DEFINE_string("labels", None, "labels.json for --keras_file (index -> class name).")
     flags.DEFINE_integer("image_size", 224, "Input size for --keras_file.")

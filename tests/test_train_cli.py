@@ -43,10 +43,14 @@ def run(cmd, timeout=600, env=None):
         (['--params_override={"train": {"epochs": "ten"}}'], "error: train.epochs must be a float"),
         (['--params_override={"train": {"epoch": 1}}'], "error: Unknown config key 'train.epoch'"),
         (["--mode=serve"], "error: --mode='serve' is not known"),
+        (["--strategy=tpu", "--tpu=local"], "error: No TPU reachable as --tpu='local'"),
     ],
 )
-def test_bad_flags_exit_with_one_clear_line(flags, message, tmp_path):
-    result = run([sys.executable, TRAIN, f"--model_dir={tmp_path}", *flags], timeout=120)
+def test_bad_flags_exit_with_one_clear_line(flags, message, tmp_path, sample_dir):
+    cmd = [sys.executable, TRAIN, f"--model_dir={tmp_path}", *flags]
+    if not any(f.startswith("--data_dir") for f in flags):
+        cmd.append(f"--data_dir={sample_dir}")
+    result = run(cmd, timeout=120)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -155,3 +159,22 @@ def test_default_job_trains_evaluates_and_exports(sample_dir, tmp_path):
     assert "exported SavedModel:" in result.stdout
     assert os.path.exists(tmp_path / "run" / "params.yaml")
     assert os.path.exists(tmp_path / "run" / "export" / "1" / "saved_model.pb")
+
+
+def test_sigterm_saves_a_checkpoint_and_stops(sample_dir, tmp_path):
+    model_dir = tmp_path / "run"
+    cmd = train_cmd(model_dir, sample_dir, {"train.epochs": 30}, "--mode=train")
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and tf.train.latest_checkpoint(str(model_dir)) is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err[-2000:]
+    match = re.search(r"SIGTERM: checkpoint saved at step (\d+); rerun to resume", err)
+    assert match, err[-2000:]
+    step = int(match.group(1))
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith(f"ckpt-{step}")
+    assert step < int(np.ceil(30 * 1437 / 32))  # it stopped early, at a loop boundary

@@ -108,3 +108,9 @@ def test_export_cli_from_a_model_dir(trained, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "saved_model_cli show --dir" in result.stdout and "curl" in result.stdout
     assert os.path.exists(tmp_path / "served" / "1" / "saved_model.pb")
+    first = trained.manager.checkpoints[0]
+    result = subprocess.run(
+        cmd + [f"--checkpoint={first}"], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert os.path.exists(tmp_path / "served" / "2" / "saved_model.pb")

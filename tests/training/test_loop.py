@@ -96,3 +96,12 @@ def test_bfloat16_training_step(sample_dir, tmp_path):
     metrics = trainer.train_loop(iter(loop.distributed_datasets(trainer, True)), 3)
     assert np.isfinite(metrics.loss)
     assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+
+
+def test_xla_compiled_train_step(sample_dir, tmp_path):
+    config = sample_config(sample_dir, **{"runtime.xla": True, "optimizer.ema_decay": 0.9})
+    trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path))
+    iterator = iter(loop.distributed_datasets(trainer, True))
+    first = trainer.train_loop(iterator, 5).loss
+    last = trainer.train_loop(iterator, 20).loss
+    assert np.isfinite(last) and last < first
