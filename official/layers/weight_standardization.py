@@ -48,5 +48,25 @@ class StandardizedConv2D(keras.layers.Conv2D):
         kernel = ops.cast(self.standardized_kernel(kernel), self.compute_dtype)
         return super().convolution_op(inputs, kernel)
 
+    def _own_variables(self) -> list:
+        variables = [self.kernel] + ([self.bias] if self.use_bias else [])
+        return variables + ([self.gain] if self.scaled else [])
+
+    # Keras' Conv saves exactly [kernel, bias]; the gain has to be added to .keras files here.
+    def save_own_variables(self, store):
+        if self.built:
+            for i, variable in enumerate(self._own_variables()):
+                store[str(i)] = variable
+
+    def load_own_variables(self, store):
+        variables = self._own_variables()
+        if len(store.keys()) != len(variables):
+            raise ValueError(
+                f"Layer {self.name!r} expects {len(variables)} variables "
+                f"({', '.join(v.name for v in variables)}), the file has {len(store.keys())}."
+            )
+        for i, variable in enumerate(variables):
+            variable.assign(store[str(i)])
+
     def get_config(self):
         return {**super().get_config(), "scaled": self.scaled, "eps": self.eps}

@@ -6,7 +6,15 @@ import sys
 # frame per layer; ResNet-270/350/420 are ~2,000 layers deep, past Python's default limit of 1,000.
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
 
-from official.models import nfnet, resnest, resnet  # noqa: E402, F401  (each registers its family)
+# Each module registers its family; the order is the order of `list_models()`.
+from official.models import resnet  # noqa: E402, F401, I001
+from official.models import resnest  # noqa: E402, F401
+from official.models import nfnet  # noqa: E402, F401
+from official.models import efficientnet  # noqa: E402, F401
+from official.models import mnasnet  # noqa: E402, F401
+from official.models import shufflenet  # noqa: E402, F401
+from official.models import attention  # noqa: E402, F401
+from official.models import video  # noqa: E402, F401
 from official.models.counting import count_parameters  # noqa: E402
 from official.models.registry import entry, get, list_models, register  # noqa: E402
 

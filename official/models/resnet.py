@@ -72,7 +72,15 @@ def projection_shortcut(x, filters, strides, *, avg_down, conv, norm, name):
     if strides == 1 and x.shape[-1] == filters:
         return x
     if avg_down and strides > 1:
-        x = keras.layers.AveragePooling2D(strides, strides, padding="same", name=f"{name}_pool")(x)
+        if len(x.shape) == 5:  # video: [N, T, H, W, C], pooled in space only
+            pool = keras.layers.AveragePooling3D(
+                (1, strides, strides), (1, strides, strides), padding="same", name=f"{name}_pool"
+            )
+        else:
+            pool = keras.layers.AveragePooling2D(
+                strides, strides, padding="same", name=f"{name}_pool"
+            )
+        x = pool(x)
         strides = 1
     x = conv(x, filters, 1, strides, name=f"{name}_conv")
     return norm(filters, name=f"{name}_bn")(x)
@@ -200,6 +208,7 @@ def resnet(
     input_shape: tuple = (None, None, 3),
     input_tensor=None,
     weights: str | None = None,
+    conv_fn: Callable | None = None,
     classifier_activation: str | None = None,
     name: str | None = None,
 ) -> keras.Model:
@@ -218,6 +227,8 @@ def resnet(
     include_top/pooling/input_shape/input_tensor: as keras.applications. The model returns logits
     (float32 under any mixed-precision policy) unless classifier_activation is set.
     weights: only None; the library ships no pretrained weights (train, then `load_weights`).
+    conv_fn: replaces the 2D conv helper (official/layers/conv.py) with one of the same signature,
+    e.g. official/models/video.py's inflated 3D convs; input_shape then has a time axis.
     """
     if weights is not None:
         raise ValueError(
@@ -236,7 +247,7 @@ def resnet(
         raise ValueError(f"block={block!r} is not known; use 'basic' or 'bottleneck'.")
     repeats = tuple(block_repeats) if block_repeats is not None else blocks_for_depth(depth)
 
-    conv = functools.partial(conv2d, weight_standardization=weight_standardization)
+    conv = conv_fn or functools.partial(conv2d, weight_standardization=weight_standardization)
     norm_fn = functools.partial(norm_layer, norm, momentum=bn_momentum, epsilon=bn_epsilon)
     scaled = lambda w: max(1, int(w * width_multiplier))  # noqa: E731
 
@@ -271,7 +282,7 @@ def resnet(
             )
 
     if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = _global_pool("avg", x)
         if dropout_rate:
             x = keras.layers.Dropout(dropout_rate, name="top_dropout")(x)
         x = keras.layers.Dense(
@@ -284,10 +295,22 @@ def resnet(
             classifier_activation or "linear", dtype="float32", name="predictions"
         )(x)
     elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = _global_pool("avg", x)
     elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+        x = _global_pool("max", x)
     return keras.Model(inputs, x, name=name or f"resnet{depth}")
+
+
+def _global_pool(kind: str, x):
+    """Global average/max pooling over space (and time, for video tensors)."""
+    video = len(x.shape) == 5
+    layer = {
+        ("avg", False): keras.layers.GlobalAveragePooling2D,
+        ("avg", True): keras.layers.GlobalAveragePooling3D,
+        ("max", False): keras.layers.GlobalMaxPooling2D,
+        ("max", True): keras.layers.GlobalMaxPooling3D,
+    }[kind, video]
+    return layer(name=f"{kind}_pool")(x)
 
 
 def stage_output_names(model: keras.Model) -> dict[int, str]:

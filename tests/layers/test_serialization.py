@@ -6,6 +6,8 @@ import pytest
 
 from official.layers import SqueezeExcite, StandardizedConv2D, StochasticDepth
 from official.layers.activations import ScaledActivation, SkipInitGain
+from official.layers.channel_shuffle import ChannelShuffle
+from official.layers.resize_like import ResizeLike
 from official.layers.split_attention import RadixPool, SplitAttention
 
 LAYERS = [
@@ -15,6 +17,7 @@ LAYERS = [
     (ScaledActivation, dict(activation="gelu", scale=0.5), (2, 3)),
     (SkipInitGain, dict(initial_value=0.5), (2, 3)),
     (RadixPool, dict(radix=2), (1, 4, 4, 8)),
+    (ChannelShuffle, dict(groups=4), (1, 2, 2, 8)),
 ]
 
 
@@ -29,6 +32,15 @@ def test_config_round_trip_and_same_output(cls, kwargs, shape):
         clone.build(shape)
     clone.set_weights(layer.get_weights())
     np.testing.assert_allclose(np.asarray(clone(x)), y, rtol=1e-6)
+
+
+def test_resize_like_round_trip():
+    layer = ResizeLike(name="up")
+    clone = keras.layers.deserialize(keras.layers.serialize(layer))
+    x = np.random.default_rng(0).normal(size=(1, 3, 3, 2)).astype("float32")
+    ref = np.zeros((1, 6, 5, 7), "float32")
+    assert np.asarray(clone([x, ref])).shape == (1, 6, 5, 2)
+    np.testing.assert_allclose(np.asarray(clone([x, ref])), np.asarray(layer([x, ref])))
 
 
 def test_split_attention_round_trip():

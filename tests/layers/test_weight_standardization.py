@@ -58,3 +58,12 @@ def test_runs_under_mixed_bfloat16():
     y = conv(np.ones((1, 5, 5, 3), "float32"))
     assert y.dtype == "bfloat16" and conv.kernel.dtype == "float32"
     assert np.all(np.isfinite(np.asarray(keras.ops.cast(y, "float32"))))
+
+
+def test_scaled_gain_survives_a_keras_file(tmp_path):
+    inputs = keras.Input((6, 6, 3))
+    model = keras.Model(inputs, StandardizedConv2D(4, 3, scaled=True, name="ws")(inputs))
+    model.get_layer("ws").gain.assign([0.5, 1.5, 2.0, 3.0])
+    model.save(tmp_path / "ws.keras")
+    restored = keras.saving.load_model(tmp_path / "ws.keras")
+    np.testing.assert_array_equal(np.asarray(restored.get_layer("ws").gain), [0.5, 1.5, 2.0, 3.0])

@@ -1,0 +1,21 @@
+"""Bilinear resize of one tensor to the spatial size of another (decoder-style skip merges)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="official")
+class ResizeLike(keras.layers.Layer):
+    """[x, reference] -> x resized (bilinear) to reference's height and width."""
+
+    def call(self, inputs):
+        x, reference = inputs
+        size = ops.shape(reference)[1:3]
+        resized = keras.ops.image.resize(x, size, interpolation="bilinear")
+        return ops.cast(resized, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        x, reference = input_shape
+        return (x[0], reference[1], reference[2], x[-1])
