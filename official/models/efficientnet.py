@@ -1,9 +1,9 @@
 """EfficientNet-B0..B7 (Tan & Le 2019; SPEC 1.7) on the shared MBConv trunk (mbconv.py).
 
 Compound scaling: each variant is B0's block table with widths x w (rounded to multiples of 8)
-and repeats x d (rounded up), at resolution r, with its dropout. EfficientNet-RS (Bello et al.
-2021, section 7) keeps these networks and scales the resolution more slowly: the
-`RS_RESOLUTIONS` below are used by the scaling study and the recipes, not by the builder.
+and repeats x d (rounded up), at resolution r, with its dropout. The networks accept any input
+size; EfficientNet-RS (Bello et al. 2021, section 7: the same networks at a slower resolution
+scaling) needs the paper's resolutions, which this library does not have yet.
 """
 
 from __future__ import annotations
@@ -33,18 +33,6 @@ COEFFICIENTS = {
     "b5": (1.6, 2.2, 456, 0.4),
     "b6": (1.8, 2.6, 528, 0.5),
     "b7": (2.0, 3.1, 600, 0.5),
-}
-# EfficientNet-RS: the same networks at the ResNet-RS paper's slower resolution scaling
-# (section 7.2: resolutions grow far less than compound scaling's).
-RS_RESOLUTIONS = {
-    "b0": 224,
-    "b1": 224,
-    "b2": 224,
-    "b3": 256,
-    "b4": 256,
-    "b5": 288,
-    "b6": 320,
-    "b7": 320,
 }
 
 
