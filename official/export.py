@@ -189,10 +189,7 @@ def export_trainer(trainer, export_dir: str, top_k: int = 5) -> str:
         top_k=top_k,
         crop_padding=config.data.eval_crop_padding,
     )
-    if trainer.ema is not None:
-        with trainer.ema.swapped():
-            path = export_model(trainer.model, export_dir, **kwargs)
-    else:
+    with trainer.averaged_weights():
         path = export_model(trainer.model, export_dir, **kwargs)
     print(usage_lines(path, kwargs["image_size"]))
     return path

@@ -14,6 +14,7 @@ import functools
 import keras
 
 from official.layers import norm_layer
+from official.layers.head import classifier_head
 from official.layers.resize_like import ResizeLike
 from official.models import registry
 
@@ -127,16 +128,13 @@ def residual_attention_network(
             x, scaled(2048), 2 if i == 0 else 1, norm=norm, name=f"stage5_unit{i + 1}"
         )
     x = keras.layers.ReLU(name="final_relu")(norm(scaled(2048), name="final_bn")(x))
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = keras.layers.Dense(num_classes, name="classifier")(x)
-        x = keras.layers.Activation(
-            classifier_activation or "linear", dtype="float32", name="predictions"
-        )(x)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    x = classifier_head(
+        x,
+        num_classes=num_classes,
+        include_top=include_top,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+    )
     return keras.Model(inputs, x, name=name or f"attention{depth}")
 
 

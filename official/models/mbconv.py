@@ -15,6 +15,7 @@ import math
 import keras
 
 from official.layers import SqueezeExcite, StochasticDepth, norm_layer
+from official.layers.head import classifier_head
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,16 +152,12 @@ def mbconv_network(
     head = round_filters(head_filters, width)
     x = keras.layers.Conv2D(head, 1, padding="same", use_bias=False, name="head_conv")(x)
     x = keras.layers.Activation(activation, name="head_act")(norm_fn(head, name="head_bn")(x))
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name="top_dropout")(x)
-        x = keras.layers.Dense(num_classes, name="classifier")(x)
-        x = keras.layers.Activation(
-            classifier_activation or "linear", dtype="float32", name="predictions"
-        )(x)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    x = classifier_head(
+        x,
+        num_classes=num_classes,
+        include_top=include_top,
+        pooling=pooling,
+        dropout_rate=dropout_rate,
+        classifier_activation=classifier_activation,
+    )
     return keras.Model(inputs, x, name=name)

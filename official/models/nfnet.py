@@ -18,6 +18,7 @@ import keras
 
 from official.layers import SqueezeExcite, StandardizedConv2D, StochasticDepth
 from official.layers.activations import ScaledActivation, SkipInitGain
+from official.layers.head import classifier_head
 from official.models import registry
 
 # NFNet-F0..F6 (NFNets, table 7): blocks per stage = [1, 2, 6, 3] * N, dropout, train/test size.
@@ -48,22 +49,6 @@ def _ws_conv(filters, kernel_size, strides=1, groups=1, use_bias=True, name=None
         name=name,
         kernel_initializer=keras.initializers.VarianceScaling(1.0, "fan_in", "normal"),
     )
-
-
-def _head(x, *, num_classes, include_top, pooling, dropout_rate, classifier_activation):
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name="top_dropout")(x)
-        x = keras.layers.Dense(num_classes, kernel_initializer="zeros", name="classifier")(x)
-        return keras.layers.Activation(
-            classifier_activation or "linear", dtype="float32", name="predictions"
-        )(x)
-    if pooling == "avg":
-        return keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    if pooling == "max":
-        return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
-    return x
 
 
 def _residual(x, branch, shortcut, *, alpha, drop_rate, name):
@@ -217,13 +202,14 @@ def nfnet(
     x = _ws_conv(int(widths[-1] * final_conv_multiplier), 1, name="final_conv")(x)
     x = act(name="final_act")(x)
     dropout = spec["dropout_rate"] if dropout_rate is None else dropout_rate
-    x = _head(
+    x = classifier_head(
         x,
         num_classes=num_classes,
         include_top=include_top,
         pooling=pooling,
         dropout_rate=dropout,
         classifier_activation=classifier_activation,
+        kernel_initializer="zeros",  # as the released NFNets
     )
     return keras.Model(inputs, x, name=name or f"nfnet_{variant.lower()}")
 
@@ -266,13 +252,14 @@ def nf_resnet(
         se_ratio=se_ratio,
     )
     x = ScaledActivation(activation, name="final_act")(x)
-    x = _head(
+    x = classifier_head(
         x,
         num_classes=num_classes,
         include_top=include_top,
         pooling=pooling,
         dropout_rate=dropout_rate,
         classifier_activation=classifier_activation,
+        kernel_initializer="zeros",
     )
     return keras.Model(inputs, x, name=name or f"nf_resnet{depth}")
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import keras
 
 from official.layers import SqueezeExcite, StochasticDepth, conv2d, norm_layer, se_filters
+from official.layers.head import classifier_head
 from official.models import registry
 
 # Blocks per stage (SPEC 1.1). 18 and 34 use basic blocks, the rest bottlenecks.
@@ -235,8 +236,6 @@ def resnet(
             f"weights={weights!r}: no pretrained weights ship with this library and nothing is "
             "downloaded; build with weights=None and call model.load_weights(path)."
         )
-    if pooling not in (None, "avg", "max"):
-        raise ValueError(f"pooling={pooling!r} is not known; use None, 'avg' or 'max'.")
     if block is None:
         block = "basic" if depth in BASIC_DEPTHS else "bottleneck"
     if callable(block):
@@ -281,36 +280,16 @@ def resnet(
                 **(block_kwargs or {}),
             )
 
-    if include_top:
-        x = _global_pool("avg", x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name="top_dropout")(x)
-        x = keras.layers.Dense(
-            num_classes,
-            kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
-            name="classifier",
-        )(x)
-        # Logits leave the model in float32 whatever the compute dtype (mixed precision).
-        x = keras.layers.Activation(
-            classifier_activation or "linear", dtype="float32", name="predictions"
-        )(x)
-    elif pooling == "avg":
-        x = _global_pool("avg", x)
-    elif pooling == "max":
-        x = _global_pool("max", x)
+    x = classifier_head(
+        x,
+        num_classes=num_classes,
+        include_top=include_top,
+        pooling=pooling,
+        dropout_rate=dropout_rate,
+        classifier_activation=classifier_activation,
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
+    )
     return keras.Model(inputs, x, name=name or f"resnet{depth}")
-
-
-def _global_pool(kind: str, x):
-    """Global average/max pooling over space (and time, for video tensors)."""
-    video = len(x.shape) == 5
-    layer = {
-        ("avg", False): keras.layers.GlobalAveragePooling2D,
-        ("avg", True): keras.layers.GlobalAveragePooling3D,
-        ("max", False): keras.layers.GlobalMaxPooling2D,
-        ("max", True): keras.layers.GlobalMaxPooling3D,
-    }[kind, video]
-    return layer(name=f"{kind}_pool")(x)
 
 
 def stage_output_names(model: keras.Model) -> dict[int, str]:

@@ -9,6 +9,7 @@ import keras
 
 from official.layers import norm_layer
 from official.layers.channel_shuffle import ChannelShuffle
+from official.layers.head import classifier_head
 from official.models import registry
 
 # Output channels of stages 2-4 for each group count g at scale 1 (table 1).
@@ -88,16 +89,13 @@ def shufflenet(
                 norm=norm,
                 name=f"stage{stage + 2}_block{block + 1}",
             )
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = keras.layers.Dense(num_classes, name="classifier")(x)
-        x = keras.layers.Activation(
-            classifier_activation or "linear", dtype="float32", name="predictions"
-        )(x)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    x = classifier_head(
+        x,
+        num_classes=num_classes,
+        include_top=include_top,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+    )
     return keras.Model(inputs, x, name=name or f"shufflenet_g{groups}")
 
 

@@ -8,6 +8,7 @@ logs, writes summaries and saves a checkpoint, and evaluates when due.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -89,18 +90,14 @@ class Trainer:
             )
         with strategy.scope():
             self.model = build_model(config)
-            schedule = optimizer.learning_rate_schedule(
+            self.schedule = optimizer.learning_rate_schedule(
                 config.optimizer, self.global_batch, self.steps_per_epoch, self.total_steps
             )
-            self.schedule = schedule
             self.optimizer = optimizer.build_optimizer(
-                config.optimizer, self.model, schedule, loss_scale
+                config.optimizer, self.model, self.schedule, loss_scale
             )
-            self.ema = (
-                ema.ModelEMA(self.model, config.optimizer.ema_decay)
-                if (config.optimizer.ema_decay)
-                else None
-            )
+            decay = config.optimizer.ema_decay
+            self.ema = ema.ModelEMA(self.model, decay) if decay else None
         self.teacher = load_teacher(config.train.teacher) if config.train.teacher else None
         objects = {"model": self.model, "optimizer": self.optimizer}
         if self.ema is not None:
@@ -110,9 +107,10 @@ class Trainer:
             self.checkpoint, model_dir, max_to_keep=config.train.max_checkpoints
         )
         self._train_loop = tf.function(self._train_loop_fn)
-        step_fn = self._replica_step
         self._replica_step_fn = (
-            tf.function(step_fn, jit_compile=True) if (config.runtime.xla) else step_fn
+            tf.function(self._replica_step, jit_compile=True)
+            if config.runtime.xla
+            else self._replica_step
         )
         self._eval_step = tf.function(self._eval_step_fn)
 
@@ -120,14 +118,16 @@ class Trainer:
     def step(self) -> int:
         return int(self.optimizer.iterations.numpy())
 
+    def averaged_weights(self):
+        """A context in which the model holds the EMA weights (when the run has EMA): what
+        evaluation, the weights file and the export use."""
+        return self.ema.swapped() if self.ema is not None else contextlib.nullcontext()
+
     def save_weights_file(self) -> str:
         """model_dir/model.weights.h5 (EMA weights when the run has EMA), for users'
         `official.models.get(name, ...).load_weights(path)`."""
         path = f"{self.model_dir}/model.weights.h5"
-        if self.ema is not None:
-            with self.ema.swapped():
-                self.model.save_weights(path)
-        else:
+        with self.averaged_weights():
             self.model.save_weights(path)
         return path
 
@@ -241,10 +241,7 @@ class Trainer:
                     totals[i] += float(value)
 
         try:
-            if self.ema is not None:
-                with self.ema.swapped():
-                    run()
-            else:
+            with self.averaged_weights():
                 run()
         except tf.errors.InvalidArgumentError as e:
             raise ValueError(
