@@ -216,7 +216,7 @@ def main(argv):
 
         base.data.data_dir = samples.build()
     if FLAGS.study == "norm":
-        points = norm_grid([int(b) for b in FLAGS.batch_sizes], epochs=FLAGS.epochs[0])
+        points = norm_grid([int(b) for b in FLAGS.batch_sizes], epochs=float(FLAGS.epochs[0]))
     else:
         points = scaling_grid(
             [float(w) for w in FLAGS.widths],
