@@ -153,7 +153,9 @@ def run(config, model_dir: str, mode: str, export_dir: str | None) -> dict:
 def main(argv):
     del argv
     logging.getLogger("official").setLevel(logging.INFO)
+    # TensorFlow's own INFO lines (checkpoint sharding, SavedModel assets) drown the progress.
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    logging.getLogger("absl").setLevel(logging.WARNING)
     from official.configs.overrides import ConfigError
 
     try:
