@@ -14,7 +14,6 @@ assets.extra/tf_serving_warmup_requests holds real PredictRequests so the first 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -25,7 +24,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from official.data import preprocess  # noqa: E402
+from official.data import preprocess, tfrecord  # noqa: E402
 
 
 def float32_copy(model: keras.Model) -> keras.Model:
@@ -169,14 +168,12 @@ def export_model(
 
 
 def read_class_names(data_dir: str, num_classes: int) -> list[str] | None:
-    path = os.path.join(data_dir, "labels.json")
+    """The data set's labels.json names, when it has one for exactly num_classes classes."""
+    path = os.path.join(data_dir, tfrecord.LABELS_FILE)
     if not data_dir or not tf.io.gfile.exists(path):
         return None
-    with tf.io.gfile.GFile(path) as f:
-        names = json.load(f)
-    if len(names) != num_classes:
-        return None
-    return [names[str(i)] for i in range(num_classes)]
+    names = tfrecord.read_labels(path)
+    return names if len(names) == num_classes else None
 
 
 def export_trainer(trainer, export_dir: str, top_k: int = 5) -> str:
@@ -233,11 +230,7 @@ def main(argv):
         import official  # noqa: F401  (registers the custom layers)
 
         model = keras.saving.load_model(FLAGS.keras_file)
-        names = None
-        if FLAGS.labels:
-            with open(FLAGS.labels) as f:
-                labels = json.load(f)
-            names = [labels[str(i)] for i in range(len(labels))]
+        names = tfrecord.read_labels(FLAGS.labels) if FLAGS.labels else None
         path = export_model(model, FLAGS.export_dir, FLAGS.image_size, names, FLAGS.top_k)
         print(usage_lines(path, FLAGS.image_size))
         return

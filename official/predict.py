@@ -52,18 +52,15 @@ class Classifier:
             import keras
 
             import official  # noqa: F401  (registers the custom layers)
-            from official.data import preprocess
+            from official.data import preprocess, tfrecord
 
             self.model = keras.saving.load_model(path)
             self.preprocess = lambda data: preprocess.preprocess_for_eval(data, image_size)
             self.signature = None
             num_classes = self.model.output.shape[-1]
-            names = [str(i) for i in range(num_classes)]
-            if labels:
-                with open(labels) as f:
-                    table = json.load(f)
-                names = [table[str(i)] for i in range(num_classes)]
-            self.names = names
+            self.names = (
+                tfrecord.read_labels(labels) if labels else [str(i) for i in range(num_classes)]
+            )
         else:
             self.signature = tf.saved_model.load(path).signatures["serving_default"]
 

@@ -15,7 +15,6 @@ images are skipped and listed at the end; the run fails only when no image could
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import random
@@ -136,8 +135,7 @@ def convert(
                 bar.update(seen)
     if bar:
         bar.close()
-    with open(os.path.join(output_dir, "labels.json"), "w") as f:
-        json.dump({str(i): name for i, name in enumerate(classes)}, f, indent=1)
+    tfrecord.write_labels(output_dir, classes)
     return written, sorted(failures)
 
 

@@ -8,7 +8,6 @@ Labels are stored 1-based like ImageNet's (digit + 1), so `label_offset=1` appli
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -41,7 +40,7 @@ def build(output_dir: str | None = None) -> str:
     from sklearn.datasets import load_digits  # the images ship in the wheel; nothing downloads
 
     output_dir = output_dir or default_dir()
-    if os.path.exists(os.path.join(output_dir, "labels.json")):
+    if os.path.exists(os.path.join(output_dir, tfrecord.LABELS_FILE)):
         return output_dir
     digits = load_digits()
     parent = os.path.dirname(os.path.abspath(output_dir))
@@ -63,8 +62,7 @@ def build(output_dir: str | None = None) -> str:
         for shard in range(shards):
             path = os.path.join(staging, tfrecord.shard_name(split, shard, shards))
             tfrecord.write_shard(path, records[shard::shards])
-    with open(os.path.join(staging, "labels.json"), "w") as f:
-        json.dump({str(i): name for i, name in enumerate(CLASS_NAMES)}, f, indent=1)
+    tfrecord.write_labels(staging, CLASS_NAMES)
     try:
         os.rename(staging, output_dir)
     except OSError:  # another process finished first

@@ -84,3 +84,23 @@ def write_shard(path: str, records) -> int:
             count += 1
     tf.io.gfile.rename(tmp, path, overwrite=True)
     return count
+
+
+LABELS_FILE = "labels.json"
+
+
+def write_labels(directory: str, class_names: list[str]) -> None:
+    """directory/labels.json: {model output index (as a string): class name}."""
+    import json
+
+    with tf.io.gfile.GFile(f"{directory}/{LABELS_FILE}", "w") as f:
+        json.dump({str(i): name for i, name in enumerate(class_names)}, f, indent=1)
+
+
+def read_labels(path: str) -> list[str]:
+    """The class names of a labels.json file, in model output order."""
+    import json
+
+    with tf.io.gfile.GFile(path) as f:
+        table = json.load(f)
+    return [table[str(i)] for i in range(len(table))]

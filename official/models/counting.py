@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 
 
@@ -11,7 +13,4 @@ def count_parameters(model: keras.Model) -> int:
     Every learned weight of these models is trainable when built, so this counts
     `model.trainable_weights`; call it before freezing any layer.
     """
-    return sum(
-        int(w.size) if hasattr(w, "size") else int(keras.ops.size(w))
-        for w in model.trainable_weights
-    )
+    return sum(math.prod(w.shape) for w in model.trainable_weights)
