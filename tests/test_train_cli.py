@@ -40,6 +40,7 @@ def run(cmd, timeout=600, env=None):
         (["--strategy=gpu_magic"], "error: Unknown strategy 'gpu_magic'; use one of tpu, "),
         (["--data_dir=/nonexistent/imagenet"], "error: No TFRecord shards match /nonexistent/"),
         (["--config=resnetrs51_i160"], "error: Unknown recipe 'resnetrs51_i160'. Did you mean"),
+        (["--config=efficientnet_rs_b4_i380"], "error: Recipe 'efficientnet_rs_b4_i380': Effic"),
         (['--params_override={"train": {"epochs": "ten"}}'], "error: train.epochs must be a float"),
         (['--params_override={"train": {"epoch": 1}}'], "error: Unknown config key 'train.epoch'"),
         (["--mode=serve"], "error: --mode='serve' is not known"),

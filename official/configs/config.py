@@ -38,6 +38,9 @@ class DataConfig:
     cache: bool = False
     # The dtype of the images the model receives: 'float32' or 'bfloat16'.
     dtype: str = "float32"
+    # Pseudo-labeled shards (official/pseudo_label.py) trained on together with the train
+    # split (tfrecord sources); train.num_train_images should count both.
+    pseudo_label_dir: str = ""
     # Allow TFDS to download and prepare a dataset that is not in data_dir yet.
     tfds_download: bool = False
     seed: int | None = None
@@ -49,6 +52,10 @@ class DataConfig:
             )
         if self.dtype not in ("float32", "bfloat16"):
             raise ValueError(f"data.dtype={self.dtype!r}; use 'float32' or 'bfloat16'.")
+        if self.pseudo_label_dir and self.source != "tfrecord":
+            raise ValueError(
+                f"data.pseudo_label_dir needs data.source='tfrecord', not {self.source!r}."
+            )
 
     @property
     def resolved_eval_image_size(self) -> int:
@@ -63,22 +70,54 @@ class ModelConfig:
     kwargs: dict = dataclasses.field(default_factory=dict)
 
 
+OPTIMIZERS = ("sgd", "rmsprop")
+SCHEDULES = ("cosine", "exponential")
+WEIGHT_DECAY_TYPES = ("decoupled", "l2")
+
+
 @dataclasses.dataclass
 class OptimizerConfig:
-    """SGD with Nesterov momentum on a warmup + cosine schedule (SPEC 2.1-2.3)."""
+    """SGD with Nesterov momentum on a warmup + cosine schedule (SPEC 2.1-2.3), or the original
+    EfficientNet's RMSProp on a warmup + staircase exponential decay."""
 
+    # 'sgd' (momentum, nesterov) or 'rmsprop' (rmsprop_rho, momentum, epsilon).
+    name: str = "sgd"
     # Peak learning rate = base_learning_rate * global batch / 256.
     base_learning_rate: float = 0.1
     momentum: float = 0.9
     nesterov: bool = True
+    rmsprop_rho: float = 0.9
+    epsilon: float = 1e-3
     warmup_epochs: float = 5.0
-    # Decoupled weight decay (Keras optimizers' `weight_decay`), on conv and dense kernels only.
+    # 'cosine': down to 0 at the last step. 'exponential': x decay_rate every decay_epochs.
+    schedule: str = "cosine"
+    decay_rate: float = 0.97
+    decay_epochs: float = 2.4
+    # On conv and dense kernels only. 'decoupled': Keras optimizers' `weight_decay`
+    # (w -= lr * wd * w); 'l2': wd * ||w||^2 / 2 added to the loss, as the official TF code does.
     weight_decay: float = 4e-5
+    weight_decay_type: str = "decoupled"
     label_smoothing: float = 0.1
     # Exponential moving average of the weights and BN statistics; 0 turns it off.
     ema_decay: float = 0.0
     # Adaptive gradient clipping (NFNets): unit-wise clip factor lambda; 0 turns it off.
     agc_clip: float = 0.0
+
+    def __post_init__(self):
+        for field, value, known in (
+            ("name", self.name, OPTIMIZERS),
+            ("schedule", self.schedule, SCHEDULES),
+            ("weight_decay_type", self.weight_decay_type, WEIGHT_DECAY_TYPES),
+        ):
+            if value not in known:
+                raise ValueError(f"optimizer.{field}={value!r} is not known; use one of {known}.")
+        if self.schedule == "exponential" and not (
+            0 < self.decay_rate <= 1 and self.decay_epochs > 0
+        ):
+            raise ValueError(
+                f"optimizer.decay_rate={self.decay_rate} and decay_epochs={self.decay_epochs}: "
+                "the exponential schedule needs 0 < decay_rate <= 1 and decay_epochs > 0."
+            )
 
 
 @dataclasses.dataclass
@@ -91,6 +130,9 @@ class TrainConfig:
     max_checkpoints: int = 3
     # Evaluate every this many epochs during train_and_eval (and always at the end).
     eval_every_epochs: float = 10.0
+    # Fine-tuning: start from a training run's directory or a .keras file (a new classifier if
+    # the class count differs). A checkpoint already in model_dir takes precedence (resume).
+    init_weights: str = ""
     # Knowledge distillation: a teacher (SavedModel dir or .keras file) and its loss weight.
     teacher: str = ""
     distillation_weight: float = 0.0

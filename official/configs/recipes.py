@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 
 from official.configs.config import (
@@ -30,15 +31,19 @@ def register(name: str):
 
 
 def get(name: str) -> ExperimentConfig:
-    if name not in _RECIPES:
-        close = difflib.get_close_matches(name, _RECIPES, n=4, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"Unknown recipe {name!r}.{hint} Recipes: {', '.join(_RECIPES)}.")
-    return _RECIPES[name]()
+    if name in _RECIPES:
+        return _RECIPES[name]()
+    rs = EFFICIENTNET_RS_NAME.fullmatch(name)
+    if rs:
+        return efficientnet_rs(rs["variant"], int(rs["size"]))
+    close = difflib.get_close_matches(name, _RECIPES, n=4, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ValueError(f"Unknown recipe {name!r}.{hint} Recipes: {', '.join(list_recipes())}.")
 
 
 def list_recipes() -> list[str]:
-    return list(_RECIPES)
+    """The registered names, and the EfficientNet-RS pattern (any reduced resolution)."""
+    return [*_RECIPES, "efficientnet_rs_b<0-7>_i<size>"]
 
 
 # ---- ResNet-RS, 350 epochs (Bello et al. 2021, table 7 / SPEC 1.2 and 2.2) ----------------------
@@ -140,6 +145,85 @@ def nfnet_f0() -> ExperimentConfig:
         train=TrainConfig(epochs=360),
         runtime=RuntimeConfig(strategy="tpu"),
     )
+
+
+# ---- EfficientNet (Tan & Le 2019) and EfficientNet-RS (Bello et al. 2021, section 7.2) ---------
+def efficientnet_randaugment_magnitude(image_size: int) -> int:
+    """ResNet-RS paper, 7.2: magnitude 10 up to 224 pixels, 20 above 320, 15 in between."""
+    if image_size <= 224:
+        return 10
+    return 20 if image_size > 320 else 15
+
+
+def efficientnet_recipe(variant: str, image_size: int | None = None) -> ExperimentConfig:
+    """EfficientNet-`variant` as its authors trained it: RMSProp (decay 0.9, momentum 0.9,
+    epsilon 1e-3), lr 0.016 * batch / 256 (0.256 at 4096) after 5 warmup epochs, x0.97 every 2.4
+    epochs, L2 weight decay 1e-5 in the loss, BN momentum 0.99, drop connect 0.2, the variant's
+    dropout, label smoothing 0.1, EMA 0.9999, 350 epochs. Augmentation is RandAugment with the
+    magnitude rule of the ResNet-RS paper (7.2), so that EfficientNet and EfficientNet-RS runs
+    differ only in resolution; the 2019 paper used AutoAugment, which this library does not have.
+    """
+    from official.models.efficientnet import COEFFICIENTS
+
+    if variant not in COEFFICIENTS:
+        raise ValueError(f"EfficientNet variant {variant!r}; use one of {', '.join(COEFFICIENTS)}.")
+    size = image_size or COEFFICIENTS[variant][2]
+    return ExperimentConfig(
+        model=ModelConfig(name=f"efficientnet_{variant}"),
+        data=DataConfig(
+            image_size=size,
+            train_batch_size=4096,
+            eval_batch_size=1024,
+            augmentation="randaugment",
+            randaugment_layers=2,
+            randaugment_magnitude=efficientnet_randaugment_magnitude(size),
+        ),
+        optimizer=OptimizerConfig(
+            name="rmsprop",
+            base_learning_rate=0.016,
+            momentum=0.9,
+            rmsprop_rho=0.9,
+            epsilon=1e-3,
+            warmup_epochs=5,
+            schedule="exponential",
+            decay_rate=0.97,
+            decay_epochs=2.4,
+            weight_decay=1e-5,
+            weight_decay_type="l2",
+            label_smoothing=0.1,
+            ema_decay=0.9999,
+        ),
+        train=TrainConfig(epochs=350),
+        runtime=RuntimeConfig(strategy="tpu"),
+    )
+
+
+for _variant in ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"):
+    register(f"efficientnet_{_variant}")(lambda v=_variant: efficientnet_recipe(v))
+
+EFFICIENTNET_RS_NAME = re.compile(r"efficientnet_rs_(?P<variant>b\d+)_i(?P<size>\d+)")
+
+
+def efficientnet_rs(variant: str, image_size: int) -> ExperimentConfig:
+    """EfficientNet-RS (ResNet-RS paper, 7.2): the same network, width and depth, trained at a
+    reduced resolution with everything else as the original recipe, RandAugment magnitude by the
+    7.2 rule. The paper shows its chosen resolutions only in a figure (figure 5), so the
+    resolution is the caller's: `efficientnet_rs_b4_i320` is B4 at 320 instead of 380."""
+    from official.models.efficientnet import COEFFICIENTS
+
+    if variant not in COEFFICIENTS:
+        raise ValueError(
+            f"Unknown recipe 'efficientnet_rs_{variant}_i{image_size}': EfficientNet variants "
+            f"are {', '.join(COEFFICIENTS)}."
+        )
+    original = COEFFICIENTS[variant][2]
+    if not 32 <= image_size < original:
+        raise ValueError(
+            f"Recipe 'efficientnet_rs_{variant}_i{image_size}': EfficientNet-RS trains at a "
+            f"resolution below the original {original} of {variant} (and at least 32); "
+            f"use efficientnet_{variant} for {original}."
+        )
+    return efficientnet_recipe(variant, image_size)
 
 
 @register("sample")

@@ -33,8 +33,6 @@ flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Processes encoding ima
 flags.DEFINE_integer("seed", 0, "Seed of the train file order (shards mix classes).")
 FLAGS = flags.FLAGS
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp")
-
 
 def _is_file(path: str) -> bool:
     return os.path.isfile(path) and not os.path.basename(path).startswith(".")

@@ -7,6 +7,8 @@ import io
 from PIL import Image, UnidentifiedImageError
 
 JPEG_QUALITY = 95
+# What a folder of unlabeled images is searched for (official/pseudo_label.py).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class NotAnImageError(ValueError):

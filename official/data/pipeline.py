@@ -74,6 +74,8 @@ def list_shards(data_dir: str, split: str) -> list[str]:
 
 def _tfrecord_source(split, config, input_context, training):
     files = list_shards(config.data_dir, split)
+    if training and config.pseudo_label_dir:
+        files += list_shards(config.pseudo_label_dir, split)
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if input_context and input_context.num_input_pipelines > 1:
         if len(files) < input_context.num_input_pipelines:

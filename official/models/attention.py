@@ -5,6 +5,8 @@ units) and a bottom-up / top-down soft mask branch M (max-pool down, r = 1 unit 
 bilinear up, skip connections between matching resolutions, two 1x1 convs and a sigmoid); the
 module outputs (1 + M(x)) * T(x) (attention residual learning, eq. 3), with p = 1 unit before
 and after. Stage 1 modules descend three levels (two skips), stage 2 two, stage 3 one.
+Both networks have exactly the parameter counts of the authors' released Caffe definitions
+(31,810,728 and 52,466,344; the paper's table says 31.9M and 51.3M).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Compound scaling: each variant is B0's block table with widths x w (rounded to multiples of 8)
 and repeats x d (rounded up), at resolution r, with its dropout. The networks accept any input
-size; EfficientNet-RS (Bello et al. 2021, section 7: the same networks at a slower resolution
-scaling) needs the paper's resolutions, which this library does not have yet.
+size. EfficientNet-RS (Bello et al. 2021, section 7.2) is these same networks, width and depth
+unchanged, trained at reduced resolutions: a training recipe, not a network
+(official/configs/recipes.py, `efficientnet_rs_b4_i320`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import tensorflow as tf
 from official import models
 from official.configs.config import ExperimentConfig
 from official.data import pipeline
-from official.training import agc, ema, losses, optimizer
+from official.training import agc, ema, finetune, losses, optimizer
 
 log = logging.getLogger("official.train")
 
@@ -90,11 +90,20 @@ class Trainer:
             )
         with strategy.scope():
             self.model = build_model(config)
+        if config.train.init_weights:
+            # Before the EMA copies the weights; a resumed run's restore() overwrites them.
+            finetune.initialize_from(self.model, config.train.init_weights)
+        with strategy.scope():
             self.schedule = optimizer.learning_rate_schedule(
                 config.optimizer, self.global_batch, self.steps_per_epoch, self.total_steps
             )
             self.optimizer = optimizer.build_optimizer(
                 config.optimizer, self.model, self.schedule, loss_scale
+            )
+            self.l2_variables = (
+                optimizer.decayed_variables(self.model)
+                if config.optimizer.weight_decay_type == "l2" and config.optimizer.weight_decay
+                else []
             )
             decay = config.optimizer.ema_decay
             self.ema = ema.ModelEMA(self.model, decay) if decay else None
@@ -155,6 +164,11 @@ class Trainer:
                 )
                 per_example = (1.0 - weight) * per_example + weight * soft
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch)
+            if self.l2_variables:
+                # Summed over replicas like the per-example part, so divided by their count.
+                loss += tf.nn.scale_regularization_loss(
+                    optimizer.l2_penalty(self.l2_variables, config.optimizer.weight_decay)
+                )
             scaled = self.optimizer.scale_loss(loss) if self.loss_scale else loss
         grads = tape.gradient(scaled, variables)
         if config.optimizer.agc_clip:

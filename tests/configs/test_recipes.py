@@ -75,3 +75,76 @@ def test_bag_of_tricks_and_nfnet_recipes():
 def test_unknown_recipe_suggests_close_names():
     with pytest.raises(ValueError, match=r"Unknown recipe 'resnetrs51_i160'.*resnetrs50_i160"):
         recipes.get("resnetrs51_i160")
+
+
+# EfficientNet resolutions (SPEC 1.7) and the RandAugment magnitude of ResNet-RS section 7.2.
+EFFICIENTNET_SIZES = dict(b0=224, b1=240, b2=260, b3=300, b4=380, b5=456, b6=528, b7=600)
+
+
+@pytest.mark.parametrize("variant,size", EFFICIENTNET_SIZES.items())
+def test_efficientnet_recipes_follow_the_original_training(variant, size):
+    c = recipes.get(f"efficientnet_{variant}")
+    assert c.model.name == f"efficientnet_{variant}" and c.data.image_size == size
+    assert c.data.randaugment_magnitude == (10 if size <= 224 else 20 if size > 320 else 15)
+    o = c.optimizer
+    assert (o.name, o.rmsprop_rho, o.momentum, o.epsilon) == ("rmsprop", 0.9, 0.9, 1e-3)
+    assert (o.schedule, o.decay_rate, o.decay_epochs, o.warmup_epochs) == (
+        "exponential",
+        0.97,
+        2.4,
+        5,
+    )
+    assert (o.weight_decay, o.weight_decay_type, o.label_smoothing, o.ema_decay) == (
+        1e-5,
+        "l2",
+        0.1,
+        0.9999,
+    )
+    assert optimizer.peak_learning_rate(o, c.data.train_batch_size) == pytest.approx(0.256)
+    assert c.train.epochs == 350
+
+
+@pytest.mark.parametrize(
+    "name,variant,size,magnitude",
+    [
+        ("efficientnet_rs_b0_i192", "b0", 192, 10),
+        ("efficientnet_rs_b3_i224", "b3", 224, 10),
+        ("efficientnet_rs_b4_i320", "b4", 320, 15),
+        ("efficientnet_rs_b7_i416", "b7", 416, 20),
+    ],
+)
+def test_efficientnet_rs_changes_only_resolution_and_magnitude(name, variant, size, magnitude):
+    rs, original = recipes.get(name), recipes.get(f"efficientnet_{variant}")
+    assert (rs.data.image_size, rs.data.randaugment_magnitude) == (size, magnitude)
+    assert size < original.data.image_size
+    rs.data.image_size = original.data.image_size
+    rs.data.randaugment_magnitude = original.data.randaugment_magnitude
+    assert rs == original  # same network (width, depth), optimizer and schedule
+
+
+@pytest.mark.parametrize(
+    "name,message",
+    [
+        ("efficientnet_rs_b4_i380", "below the original 380 of b4"),
+        ("efficientnet_rs_b0_i256", "below the original 224 of b0"),
+        ("efficientnet_rs_b9_i200", "EfficientNet variants are b0, b1"),
+    ],
+)
+def test_efficientnet_rs_refuses_what_is_not_a_reduced_resolution(name, message):
+    with pytest.raises(ValueError, match=message):
+        recipes.get(name)
+    assert "efficientnet_rs_b<0-7>_i<size>" in recipes.list_recipes()
+
+
+def test_efficientnet_exponential_schedule_at_the_milestones():
+    c = recipes.get("efficientnet_b0")
+    per_epoch = c.train.steps_per_epoch(4096)
+    steps = c.train.train_steps(4096)
+    schedule = optimizer.learning_rate_schedule(c.optimizer, 4096, per_epoch, steps)
+    warmup, every = round(5 * per_epoch), 2.4 * per_epoch  # 1564 and 750.7 steps
+    assert float(schedule(0)) == 0.0
+    assert float(schedule(warmup // 2)) == pytest.approx(0.256 * (warmup // 2) / warmup, 1e-5)
+    # After the warmup the staircase counts from step 0: two decays have passed at 5 epochs.
+    assert float(schedule(warmup)) == pytest.approx(0.256 * 0.97**2, rel=1e-5)
+    assert float(schedule(int(3 * every) + 1)) == pytest.approx(0.256 * 0.97**3, rel=1e-5)
+    assert float(schedule(steps)) == pytest.approx(0.256 * 0.97 ** math.floor(steps / every), 1e-4)

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from official.configs import overrides, recipes
-from official.training import loop
+from official.training import loop, optimizer
 from official.training.strategy import get_strategy
 
 
@@ -108,3 +108,66 @@ def test_xla_compiled_train_step(sample_dir, tmp_path):
     first = trainer.train_loop(iterator, 5).loss
     last = trainer.train_loop(iterator, 20).loss
     assert np.isfinite(last) and last < first
+
+
+def efficientnet_rs_config(data_dir, **extra):
+    """The efficientnet_rs_b0_i32 recipe (RMSProp, staircase decay, L2 in the loss) shrunk to
+    the bundled digits."""
+    config = recipes.get("efficientnet_rs_b0_i32")
+    sample = recipes.get("sample")
+    config.data = sample.data
+    config.data.data_dir = data_dir
+    config.train = sample.train
+    config.runtime = sample.runtime
+    overrides.apply_overrides(
+        config,
+        {
+            "model.kwargs": {"width_multiplier": 0.5, "block_repeats": [1] * 7},
+            "data.train_batch_size": 32,
+            "train.epochs": 2,
+            "train.steps_per_loop": 10,
+            "optimizer.ema_decay": 0.0,
+            "optimizer.warmup_epochs": 0.1,
+            "optimizer.decay_epochs": 0.5,
+            **extra,
+        },
+    )
+    return config
+
+
+def test_l2_weight_decay_adds_its_penalty_to_the_loss(sample_dir, tmp_path):
+    kwargs = {"width_multiplier": 0.5, "block_repeats": [1] * 7}
+    kwargs |= {"dropout_rate": 0.0, "drop_connect_rate": 0.0}
+    config = efficientnet_rs_config(
+        sample_dir,
+        **{
+            "model.kwargs": kwargs,
+            "optimizer.weight_decay": 0.5,
+            "optimizer.base_learning_rate": 0,
+        },
+    )
+    trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path))
+    kernels = trainer.l2_variables
+    assert {v.path for v in kernels} == {
+        v.path for v in trainer.model.trainable_variables if v.path.endswith("/kernel")
+    }
+    images = tf.random.stateless_uniform((4, 32, 32, 3), seed=(1, 2))
+    labels = tf.constant([0, 1, 2, 3])
+    with_l2 = float(trainer._replica_step(images, labels)[0])
+    trainer.l2_variables = []
+    without = float(trainer._replica_step(images, labels)[0])
+    penalty = float(optimizer.l2_penalty(kernels, 0.5))
+    assert penalty > 0.1
+    assert with_l2 - without == pytest.approx(penalty, rel=1e-4)
+
+
+def test_efficientnet_rs_recipe_trains_on_the_digits(sample_dir, tmp_path):
+    config = efficientnet_rs_config(sample_dir, **{"data.seed": 0})
+    trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path))
+    assert isinstance(trainer.optimizer, keras.optimizers.RMSprop)
+    iterator = iter(loop.distributed_datasets(trainer, True))
+    first = trainer.train_loop(iterator, 10).loss
+    last = trainer.train_loop(iterator, 80).loss
+    assert np.isfinite(last) and last < first
+    # Staircase: 0.5 epochs = 22.45 steps per decay, 90 steps = 4 decays.
+    assert float(trainer.schedule(trainer.step)) == pytest.approx(0.016 / 8 * 0.97**4, rel=1e-5)

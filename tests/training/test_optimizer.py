@@ -1,4 +1,6 @@
+import keras
 import numpy as np
+import pytest
 
 from official import models
 from official.configs.config import OptimizerConfig
@@ -39,3 +41,35 @@ def test_schedule_without_warmup_starts_at_the_peak():
     schedule = optimizer.learning_rate_schedule(config, 512, 10, 100)
     assert float(schedule(0)) == np.float32(0.4)
     assert float(schedule(100)) < 1e-6
+
+
+def test_rmsprop_with_l2_weight_decay_leaves_decay_to_the_loss():
+    model = _model()
+    config = OptimizerConfig(name="rmsprop", weight_decay=1e-5, weight_decay_type="l2")
+    opt = optimizer.build_optimizer(config, model, schedule=0.1)
+    assert isinstance(opt, keras.optimizers.RMSprop) and not opt.weight_decay
+    assert (opt.rho, opt.momentum, opt.epsilon) == (0.9, 0.9, 1e-3)
+    kernels = optimizer.decayed_variables(model)
+    expected = 1e-5 * sum(float(np.sum(np.square(np.asarray(k)))) / 2 for k in kernels)
+    assert float(optimizer.l2_penalty(kernels, 1e-5)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_exponential_schedule_round_trips_through_keras_serialization():
+    config = OptimizerConfig(schedule="exponential", base_learning_rate=0.016, warmup_epochs=1)
+    schedule = optimizer.learning_rate_schedule(config, 256, 10, 100)
+    assert isinstance(schedule, optimizer.LinearWarmup)
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
+    for step in (0, 5, 10, 24, 25, 99):
+        assert float(again(step)) == pytest.approx(float(schedule(step)))
+    assert float(schedule(5)) == pytest.approx(0.008) and float(schedule(25)) == pytest.approx(
+        0.016 * 0.97
+    )
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("name", "adam"), ("schedule", "step"), ("weight_decay_type", "l1")],
+)
+def test_unknown_optimizer_choices_are_refused_by_name(field, value):
+    with pytest.raises(ValueError, match=f"optimizer.{field}={value!r} is not known"):
+        OptimizerConfig(**{field: value})

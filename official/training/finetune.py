@@ -1,0 +1,91 @@
+"""Fine-tuning (SPEC 2.4): a run starts from another run's weights, with a new classifier when
+its class count differs.
+
+    python official/train.py --config=sample --model_dir=runs/digits_ft --params_override='{
+        "train.init_weights": "runs/sample", "optimizer.base_learning_rate": 0.04}'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import keras
+import tensorflow as tf
+
+from official import models
+from official.configs import overrides
+from official.configs.config import ExperimentConfig
+
+log = logging.getLogger(__name__)
+HEAD = "classifier"
+
+
+def load_source(source: str) -> keras.Model:
+    """A `.keras` file, or a training run's directory: its params.yaml rebuilds the network and
+    its model.weights.h5 (the EMA weights when the run had EMA) fills it, or else its latest
+    checkpoint (the raw weights)."""
+    if source.endswith(".keras"):
+        if not tf.io.gfile.exists(source):
+            raise FileNotFoundError(f"train.init_weights={source!r}: no such file.")
+        return keras.saving.load_model(source, compile=False)
+    params = os.path.join(source, "params.yaml")
+    if not tf.io.gfile.exists(params):
+        raise FileNotFoundError(
+            f"train.init_weights={source!r} is neither a .keras file nor a training run's "
+            "directory (it has no params.yaml)."
+        )
+    config = overrides.apply_overrides(ExperimentConfig(), overrides.load_yaml(params))
+    model = models.get(
+        config.model.name, num_classes=config.data.num_classes, **config.model.kwargs
+    )
+    weights = os.path.join(source, "model.weights.h5")
+    if tf.io.gfile.exists(weights):
+        model.load_weights(weights)
+        return model
+    latest = tf.train.latest_checkpoint(source)
+    if latest is None:
+        raise FileNotFoundError(
+            f"train.init_weights={source!r}: the run has neither model.weights.h5 nor a checkpoint."
+        )
+    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+    return model
+
+
+def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copies every layer's weights (BN moving statistics included) from source to target, by
+    layer name. The classifier keeps its fresh initialization when its shape differs (a new
+    class count); any other difference means the networks differ, and is an error naming the
+    layer. Returns the names of the layers left as initialized."""
+    fresh = []
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        try:
+            donor = source.get_layer(layer.name)
+        except ValueError:
+            raise ValueError(
+                f"Layer {layer.name!r} of {target.name} is not in {source.name}: "
+                "train.init_weights must come from the same network."
+            ) from None
+        shapes = [tuple(w.shape) for w in layer.weights]
+        donor_shapes = [tuple(w.shape) for w in donor.weights]
+        if shapes != donor_shapes:
+            if layer.name == HEAD:
+                fresh.append(layer.name)
+                continue
+            raise ValueError(
+                f"Layer {layer.name!r}: weights of shapes {donor_shapes} in {source.name} but "
+                f"{shapes} here: train.init_weights must come from the same network and width."
+            )
+        layer.set_weights(donor.get_weights())
+    return fresh
+
+
+def initialize_from(target: keras.Model, source: str) -> list[str]:
+    """transfer_weights(load_source(source), target); logs what was left fresh."""
+    fresh = transfer_weights(load_source(source), target)
+    log.info(
+        "initialized from %s%s", source, f"; new {', '.join(fresh)}" if fresh else " (all layers)"
+    )
+    return fresh

@@ -1,0 +1,153 @@
+"""Pseudo labels (SPEC 2.4): a teacher labels unlabeled images; the student's pipeline reads
+them with the labeled shards."""
+
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from official import pseudo_label
+from official.configs import overrides, recipes
+from official.data import pipeline, preprocess, tfrecord
+from official.training import loop
+from official.training.strategy import get_strategy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(sample_dir, tmp_path_factory):
+    """A 10-class run directory (params.yaml + model.weights.h5), trained for 20 steps."""
+    directory = tmp_path_factory.mktemp("teacher")
+    config = recipes.get("sample")
+    config.data.data_dir = sample_dir
+    overrides.apply_overrides(config, {"train.steps_per_loop": 20, "data.train_batch_size": 32})
+    trainer = loop.Trainer(config, get_strategy("cpu"), str(directory))
+    trainer.train_loop(iter(loop.distributed_datasets(trainer, True)), 20)
+    trainer.save_weights_file()
+    overrides.save_yaml(config, str(directory / "params.yaml"))
+    return str(directory)
+
+
+def _records(path):
+    return [tfrecord.parse_example(r) for r in tf.data.TFRecordDataset(path)]
+
+
+def _teacher_view(teacher, image_bytes):
+    """(top class, top probability) of the teacher on the eval crop of one image."""
+    image = preprocess.preprocess_for_eval(image_bytes, teacher.image_size, tf.float32, 0)
+    probabilities = teacher.probabilities(image[None])[0].numpy()
+    return int(np.argmax(probabilities)), float(np.max(probabilities))
+
+
+def test_every_image_is_kept_unchanged_with_the_teachers_top_class(
+    teacher_dir, sample_dir, tmp_path
+):
+    teacher = pseudo_label.load_teacher(teacher_dir)
+    assert (teacher.image_size, teacher.crop_padding) == (32, 0)  # from params.yaml
+    totals = pseudo_label.pseudo_label(
+        teacher, sample_dir, str(tmp_path), split="validation", min_confidence=0.0
+    )
+    assert (totals["seen"], totals["kept"]) == (360, 360)
+    for index in range(2):
+        name = tfrecord.shard_name("validation", index, 2)
+        written, source = _records(tmp_path / name), _records(os.path.join(sample_dir, name))
+        assert len(written) == len(source)
+        for new, old in zip(written, source, strict=True):
+            assert new["image_bytes"].numpy() == old["image_bytes"].numpy()
+            assert new["filename"].numpy() == old["filename"].numpy()
+            assert int(new["label"]) == _teacher_view(teacher, old["image_bytes"])[0]
+    assert not any(name.endswith(".tmp") for name in os.listdir(tmp_path))
+
+
+def test_confidence_threshold_and_resume(teacher_dir, sample_dir, tmp_path):
+    teacher = pseudo_label.load_teacher(teacher_dir)
+    source = _records(os.path.join(sample_dir, tfrecord.shard_name("validation", 0, 2)))
+    source += _records(os.path.join(sample_dir, tfrecord.shard_name("validation", 1, 2)))
+    confidences = [_teacher_view(teacher, r["image_bytes"])[1] for r in source]
+    threshold = float(np.median(confidences))
+    expected = sum(c >= threshold for c in confidences)
+    assert 0 < expected < 360
+    totals = pseudo_label.pseudo_label(
+        teacher, sample_dir, str(tmp_path), split="validation", min_confidence=threshold
+    )
+    # Within float32 rounding of the batched vs single-image computation.
+    assert abs(totals["kept"] - expected) <= 2 and totals["seen"] == 360
+    again = pseudo_label.pseudo_label(
+        teacher, sample_dir, str(tmp_path), split="validation", min_confidence=threshold
+    )
+    assert (again["seen"], again["kept"], again["kept_before"]) == (0, 0, totals["kept"])
+
+
+def test_a_folder_of_image_files_skips_what_is_not_an_image(teacher_dir, tmp_path):
+    folder = tmp_path / "photos" / "nested"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i, fmt in enumerate(["PNG", "JPEG", "PNG"]):
+        pixels = rng.integers(0, 255, (40 + i, 50, 3), dtype=np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format=fmt)
+        (folder / f"img{i}.{fmt.lower()}").write_bytes(buffer.getvalue())
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    teacher = pseudo_label.load_teacher(teacher_dir)
+    out = tmp_path / "out"
+    totals = pseudo_label.pseudo_label(
+        teacher, str(tmp_path / "photos"), str(out), num_shards=2, min_confidence=0.0
+    )
+    assert totals["kept"] == 3 and [p for p, _ in totals["unreadable"]][0].endswith("broken.jpg")
+    records = _records(out / "train-00000-of-00002") + _records(out / "train-00001-of-00002")
+    assert sorted(os.path.basename(r["filename"].numpy().decode()) for r in records) == [
+        "img0.png",
+        "img1.jpeg",
+        "img2.png",
+    ]
+    for record in records:  # re-encoded as JPEG with its true size
+        assert tf.image.extract_jpeg_shape(record["image_bytes"]).numpy()[1] == 50
+
+
+def test_the_student_pipeline_reads_labeled_and_pseudo_labeled_shards(
+    teacher_dir, sample_dir, tmp_path
+):
+    teacher = pseudo_label.load_teacher(teacher_dir)
+    pseudo_label.pseudo_label(
+        teacher, sample_dir, str(tmp_path), split="validation", min_confidence=0.0
+    )
+    for name in os.listdir(tmp_path):  # the student reads them as part of its train split
+        os.rename(tmp_path / name, tmp_path / name.replace("validation", "train"))
+    config = recipes.get("sample").data
+    config.data_dir, config.pseudo_label_dir, config.train_batch_size = (
+        sample_dir,
+        str(tmp_path),
+        100,
+    )
+    dataset = pipeline.build_dataset("train", config, repeat=False, drop_remainder=False)
+    assert sum(int(labels.shape[0]) for _, labels in dataset) == 1437 + 360
+    evaluation = pipeline.build_dataset("validation", config)
+    assert sum(int(labels.shape[0]) for _, labels in evaluation) == 360  # not mixed in
+    with pytest.raises(ValueError, match="data.pseudo_label_dir needs data.source='tfrecord'"):
+        overrides.apply_overrides(
+            recipes.get("sample"),
+            {"data.source": "tfds:mnist", "data.pseudo_label_dir": str(tmp_path)},
+        )
+
+
+def test_cli_names_a_folder_with_nothing_to_label(teacher_dir, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "official", "pseudo_label.py"),
+            f"--teacher={teacher_dir}",
+            f"--unlabeled={tmp_path}",
+            f"--out_dir={tmp_path / 'out'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"error: --unlabeled={tmp_path} holds neither TFRecord shards" in result.stderr
