@@ -159,12 +159,14 @@ def pseudo_label(
     out_dir: str,
     *,
     split: str = "train",
+    out_split: str = "train",
     num_shards: int = 64,
     min_confidence: float = 0.3,
     label_offset: int = tfrecord.LABEL_OFFSET,
     batch_size: int = 64,
 ) -> dict:
-    """Writes out_dir/<split>-0000i-of-N for every input chunk; returns the totals (images
+    """Writes out_dir/<out_split>-0000i-of-N for every input chunk (the student's train split
+    name, which its pipeline reads); returns the totals (images
     seen and kept in this call, kept in shards an earlier call wrote, unreadable files)."""
     if not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"--min_confidence={min_confidence}: a probability in [0, 1].")
@@ -173,7 +175,7 @@ def pseudo_label(
     totals = {"seen": 0, "kept": 0, "kept_before": 0, "per_class": collections.Counter()}
     failures = []
     for index, chunk in enumerate(chunks):
-        path = os.path.join(out_dir, tfrecord.shard_name(split, index, len(chunks)))
+        path = os.path.join(out_dir, tfrecord.shard_name(out_split, index, len(chunks)))
         if tf.io.gfile.exists(path):
             totals["kept_before"] += sum(1 for _ in tf.data.TFRecordDataset(path))
             continue
@@ -200,6 +202,7 @@ def main(argv):
             FLAGS.unlabeled,
             FLAGS.out_dir,
             split=FLAGS.split,
+            out_split=FLAGS.out_split,
             num_shards=FLAGS.num_shards,
             min_confidence=FLAGS.min_confidence,
             label_offset=FLAGS.label_offset,
@@ -228,7 +231,10 @@ if __name__ == "__main__":
     flags.DEFINE_string("teacher", None, "A training run's directory or a .keras file.")
     flags.DEFINE_string("unlabeled", None, "TFRecord shards (labels ignored) or image folder.")
     flags.DEFINE_string("out_dir", None, "Where the pseudo-labeled shards go.")
-    flags.DEFINE_string("split", "train", "Shard name prefix, read and written.")
+    flags.DEFINE_string("split", "train", "Shard name prefix of the unlabeled shards.")
+    flags.DEFINE_string(
+        "out_split", "train", "Shard name prefix written: the student's train split."
+    )
     flags.DEFINE_integer("num_shards", 64, "Output shards for a folder of image files.")
     flags.DEFINE_float("min_confidence", 0.3, "Keep images whose top probability reaches this.")
     flags.DEFINE_integer("label_offset", tfrecord.LABEL_OFFSET, "Added to class indices on disk.")
