@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 
@@ -21,9 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-from official.benchmark import benchmark_model  # noqa: E402
+from official.benchmark import benchmark_model, machine_description  # noqa: E402
 from official.configs import recipes  # noqa: E402
 
 
@@ -52,10 +50,7 @@ def main() -> None:
             macs[size] = result.macs
             keras.backend.clear_session()
 
-    print(
-        f"device: CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()}); "
-        f"tensorflow {tf.__version__}, keras {keras.__version__}"
-    )
+    print(machine_description())
     print(
         f"{name}, batch {args.batch_size}, {args.rounds} rounds x {args.repeats} calls x "
         f"{args.steps} training steps, float32"

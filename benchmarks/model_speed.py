@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -25,6 +24,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from official import models  # noqa: E402
+from official.benchmark import machine_description  # noqa: E402
 
 
 def build_candidates(image_size: int, num_classes: int) -> dict[str, keras.Model]:
@@ -77,10 +77,7 @@ def main() -> None:
                 model.train_on_batch(x, y)
             rates[name].append(args.steps * args.batch_size / (time.perf_counter() - start))
 
-    print(
-        f"device: CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()}); "
-        f"tensorflow {tf.__version__}, keras {keras.__version__}"
-    )
+    print(machine_description())
     print(
         f"batch {args.batch_size}, {args.image_size}x{args.image_size}, {args.num_classes} classes,"
         f" {args.rounds} rounds x {args.steps} steps, warm-up {args.warmup} steps excluded"

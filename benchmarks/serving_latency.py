@@ -28,6 +28,7 @@ from PIL import Image  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
 from official import export, models  # noqa: E402
+from official.benchmark import machine_description  # noqa: E402
 from official.data import preprocess  # noqa: E402
 
 
@@ -53,10 +54,8 @@ def main() -> None:
     serving = tf.saved_model.load(path).signatures["serving_default"]
     keras_call = tf.function(lambda x: tf.nn.softmax(model(x, training=False)))
 
-    print(
-        f"{args.model} at {args.image_size}, CPU ({os.cpu_count()} cores), "
-        f"tensorflow {tf.__version__}; {args.repeats} timed calls each, 3 warm-up calls"
-    )
+    print(machine_description())
+    print(f"{args.model} at {args.image_size}; {args.repeats} timed calls each, 3 warm-up calls")
     print(f"{'batch':>5} {'path':10} {'p50 ms':>9} {'p99 ms':>9} {'img/s':>8}")
     for batch in (1, 32):
         data = tf.constant(photos(batch))

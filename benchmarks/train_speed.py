@@ -25,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from official.benchmark import machine_description  # noqa: E402
 from official.configs import recipes  # noqa: E402
 from official.configs.overrides import apply_overrides  # noqa: E402
 from official.training import loop  # noqa: E402
@@ -99,7 +100,7 @@ def main() -> None:
         data, steps_per_epoch=args.steps, epochs=args.rounds + 1, verbose=0, callbacks=[Alternate()]
     )
 
-    print(f"CPU ({os.cpu_count()} cores); tensorflow {tf.__version__}, keras {keras.__version__}")
+    print(machine_description())
     print(
         f"resnet50 (v1 strides), batch {batch}, {size}x{size}, {args.num_classes} classes, "
         f"{args.rounds} rounds x {args.steps} steps, warm-up excluded"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import platform
 import resource
 import statistics
 import sys
@@ -51,6 +52,22 @@ class Result:
     latency_p50_ms: float
     latency_p99_ms: float
     peak_memory_mb: float
+
+
+def machine_description() -> str:
+    """The line every benchmark prints with its figures: the accelerator (or CPU), the host's
+    cores and processor, and the versions."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+        device = f"{len(gpus)} x {name}"
+    else:
+        device = "CPU"
+    processor = platform.processor() or platform.machine()
+    return (
+        f"device: {device}, {os.cpu_count()} CPU cores ({processor}); "
+        f"tensorflow {tf.__version__}, keras {keras.__version__}"
+    )
 
 
 def time_calls(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
@@ -221,11 +238,7 @@ def main(argv):
         )
         results.append(result)
         print(table([result]).splitlines()[-1], flush=True)
-    device = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-    print(
-        f"\n{device[0].device_type} ({os.cpu_count()} CPU cores), tensorflow {tf.__version__}, "
-        f"keras {keras.__version__}, {FLAGS.precision}, xla={FLAGS.xla}\n"
-    )
+    print(f"\n{machine_description()}, {FLAGS.precision}, xla={FLAGS.xla}\n")
     print(table(results))
     if FLAGS.csv:
         import csv
