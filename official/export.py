@@ -213,7 +213,6 @@ def main(argv):
     from absl import flags
 
     from official.configs import overrides
-    from official.configs.config import ExperimentConfig
 
     FLAGS = flags.FLAGS
     del argv
@@ -234,11 +233,11 @@ def main(argv):
         path = export_model(model, FLAGS.export_dir, FLAGS.image_size, names, FLAGS.top_k)
         print(usage_lines(path, FLAGS.image_size))
         return
-    params = os.path.join(FLAGS.model_dir, "params.yaml")
+    params = os.path.join(FLAGS.model_dir, overrides.RUN_CONFIG_FILE)
     if not tf.io.gfile.exists(params):
         print(f"error: {params} not found: --model_dir must be a training run.", file=sys.stderr)
         sys.exit(2)
-    config = overrides.apply_overrides(ExperimentConfig(), overrides.load_yaml(params))
+    config = overrides.load_config(params)
     from official.training import loop
 
     trainer = loop.Trainer(config, tf.distribute.get_strategy(), FLAGS.model_dir)

@@ -30,8 +30,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from official.configs import overrides  # noqa: E402
-from official.configs.config import ExperimentConfig  # noqa: E402
 from official.data import image_files, preprocess, tfrecord  # noqa: E402
 from official.training import finetune  # noqa: E402
 
@@ -52,12 +50,11 @@ class Teacher:
 def load_teacher(source: str, image_size: int = 0) -> Teacher:
     """A training run's directory (its eval resolution and crop from params.yaml) or a `.keras`
     file (its static input size, else `image_size`). Its outputs are taken as logits."""
-    model = finetune.load_source(source)
     if not source.endswith(".keras"):
-        params = overrides.load_yaml(os.path.join(source, "params.yaml"))
-        config = overrides.apply_overrides(ExperimentConfig(), params)
+        model, config = finetune.load_run(source)
         size = image_size or config.data.resolved_eval_image_size
         return Teacher(model, size, config.data.eval_crop_padding)
+    model = finetune.load_source(source)
     size = image_size or model.input_shape[1]
     if not size:
         raise ValueError(f"--teacher={source} takes any input size: give --image_size.")

@@ -47,13 +47,12 @@ log = logging.getLogger("official.train")
 def resolve_config():
     """The recipe or YAML file, then --params_override, then the flags that name config fields."""
     from official.configs import overrides, recipes
-    from official.configs.config import ExperimentConfig
     from official.data import samples
 
     if FLAGS.config.endswith((".yaml", ".yml")):
         if not os.path.exists(FLAGS.config):
             raise FileNotFoundError(f"--config={FLAGS.config}: no such file.")
-        config = overrides.apply_overrides(ExperimentConfig(), overrides.load_yaml(FLAGS.config))
+        config = overrides.load_config(FLAGS.config)
     else:
         config = recipes.get(FLAGS.config)
     if FLAGS.params_override:
@@ -123,7 +122,7 @@ def run(config, model_dir: str, mode: str, export_dir: str | None) -> dict:
     keras.mixed_precision.set_global_policy(POLICIES[precision])
     directory = worker_dir(strategy, model_dir)
     tf.io.gfile.makedirs(directory)
-    overrides.save_yaml(config, os.path.join(directory, "params.yaml"))
+    overrides.save_yaml(config, os.path.join(directory, overrides.RUN_CONFIG_FILE))
     log.info(
         "%s on %d replica(s), %s; writing to %s",
         config.model.name,

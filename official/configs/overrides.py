@@ -12,6 +12,11 @@ import typing
 
 import yaml
 
+from official.configs.config import ExperimentConfig
+
+# What official/train.py writes into every model_dir: the run's resolved config.
+RUN_CONFIG_FILE = "params.yaml"
+
 
 class ConfigError(ValueError):
     """A config key or value that does not fit the config's schema."""
@@ -106,8 +111,16 @@ def parse_override_text(text: str) -> dict:
 
 
 def load_yaml(path: str) -> dict:
-    with open(path) as f:
+    import tensorflow as tf  # gfile: model_dir may be on GCS
+
+    with tf.io.gfile.GFile(path) as f:
         return parse_override_text(f.read())
+
+
+def load_config(path: str) -> ExperimentConfig:
+    """The defaults overridden by a YAML file of config keys: a user's recipe file, or a run's
+    params.yaml."""
+    return apply_overrides(ExperimentConfig(), load_yaml(path))
 
 
 def to_dict(config) -> dict:

@@ -22,34 +22,39 @@ HEAD = "classifier"
 
 
 def load_source(source: str) -> keras.Model:
-    """A `.keras` file, or a training run's directory: its params.yaml rebuilds the network and
-    its model.weights.h5 (the EMA weights when the run had EMA) fills it, or else its latest
-    checkpoint (the raw weights)."""
+    """A `.keras` file, or a training run's directory (load_run)."""
     if source.endswith(".keras"):
         if not tf.io.gfile.exists(source):
             raise FileNotFoundError(f"train.init_weights={source!r}: no such file.")
         return keras.saving.load_model(source, compile=False)
-    params = os.path.join(source, "params.yaml")
+    return load_run(source)[0]
+
+
+def load_run(source: str) -> tuple[keras.Model, ExperimentConfig]:
+    """A training run's network and config: its params.yaml rebuilds the network and its
+    model.weights.h5 (the EMA weights when the run had EMA) fills it, or else its latest
+    checkpoint (the raw weights)."""
+    params = os.path.join(source, overrides.RUN_CONFIG_FILE)
     if not tf.io.gfile.exists(params):
         raise FileNotFoundError(
             f"train.init_weights={source!r} is neither a .keras file nor a training run's "
-            "directory (it has no params.yaml)."
+            f"directory (it has no {overrides.RUN_CONFIG_FILE})."
         )
-    config = overrides.apply_overrides(ExperimentConfig(), overrides.load_yaml(params))
+    config = overrides.load_config(params)
     model = models.get(
         config.model.name, num_classes=config.data.num_classes, **config.model.kwargs
     )
     weights = os.path.join(source, "model.weights.h5")
     if tf.io.gfile.exists(weights):
         model.load_weights(weights)
-        return model
+        return model, config
     latest = tf.train.latest_checkpoint(source)
     if latest is None:
         raise FileNotFoundError(
             f"train.init_weights={source!r}: the run has neither model.weights.h5 nor a checkpoint."
         )
     tf.train.Checkpoint(model=model).restore(latest).expect_partial()
-    return model
+    return model, config
 
 
 def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
