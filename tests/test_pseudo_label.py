@@ -135,6 +135,22 @@ def test_the_student_pipeline_reads_labeled_and_pseudo_labeled_shards(
         )
 
 
+def test_a_confidence_outside_zero_to_one_is_refused(teacher_dir, sample_dir, tmp_path):
+    teacher = pseudo_label.load_teacher(teacher_dir)
+    with pytest.raises(ValueError, match=r"--min_confidence=1.5: a probability in \[0, 1\]"):
+        pseudo_label.pseudo_label(teacher, sample_dir, str(tmp_path), min_confidence=1.5)
+    assert not os.listdir(tmp_path)  # nothing written
+
+
+def test_cli_without_its_required_flags_says_which(tmp_path):
+    script = os.path.join(ROOT, "official", "pseudo_label.py")
+    result = subprocess.run(
+        [sys.executable, script, f"--out_dir={tmp_path}"], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: --teacher, --unlabeled and --out_dir are required." in result.stderr
+
+
 def test_cli_names_a_folder_with_nothing_to_label(teacher_dir, tmp_path):
     result = subprocess.run(
         [

@@ -73,3 +73,9 @@ def test_exponential_schedule_round_trips_through_keras_serialization():
 def test_unknown_optimizer_choices_are_refused_by_name(field, value):
     with pytest.raises(ValueError, match=f"optimizer.{field}={value!r} is not known"):
         OptimizerConfig(**{field: value})
+
+
+@pytest.mark.parametrize("rate,epochs", [(0.0, 2.4), (1.5, 2.4), (0.97, 0.0)])
+def test_exponential_schedule_refuses_a_rate_or_period_that_does_not_decay(rate, epochs):
+    with pytest.raises(ValueError, match="needs 0 < decay_rate <= 1 and decay_epochs > 0"):
+        OptimizerConfig(schedule="exponential", decay_rate=rate, decay_epochs=epochs)
