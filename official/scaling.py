@@ -87,7 +87,7 @@ def point_config(base: ExperimentConfig, point: Point) -> ExperimentConfig:
     config.train.epochs = point.epochs
     if point.batch_size:
         config.data.train_batch_size = point.batch_size
-        steps = config.train.train_steps(point.batch_size)
+        steps = config.train.total_steps(point.batch_size)
         config.train.steps_per_loop = max(1, min(config.train.steps_per_loop, steps))
     return config
 

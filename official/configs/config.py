@@ -13,6 +13,7 @@ class DataConfig:
     """Where the images come from and how they are prepared (SPEC 2.1, 2.2, 3)."""
 
     # 'tfrecord': ImageNet-format shards in data_dir. 'tfds:<name>': a prepared TFDS dataset.
+    # 'synthetic': random images in memory, for speed measurements (official/data/synthetic.py).
     source: str = "tfrecord"
     data_dir: str = ""
     train_split: str = "train"
@@ -26,6 +27,9 @@ class DataConfig:
     # crop keeps image_size / (image_size + padding) of the shorter side (SPEC 2.2: 32).
     crop_area_min: float = 0.08
     eval_crop_padding: int = 32
+    # Evaluate on the first num_eval_images images of eval_split (tensorflow/tpu's
+    # --num_eval_images); 0: all of them.
+    num_eval_images: int = 0
     # Global batch sizes: split evenly over replicas.
     train_batch_size: int = 4096
     eval_batch_size: int = 1024
@@ -120,16 +124,32 @@ class OptimizerConfig:
             )
 
 
+# Pairs of config keys of which exactly one is set (the other null): the run length and the
+# evaluation interval, each in epochs or in steps. An override that sets one clears the other.
+ONE_OF = (
+    ("train.epochs", "train.train_steps"),
+    ("train.eval_every_epochs", "train.eval_every_steps"),
+)
+
+
 @dataclasses.dataclass
 class TrainConfig:
-    epochs: float = 350.0
+    """The run's length and cadence. The length is `epochs` (of num_train_images) or
+    `train_steps` (tensorflow/tpu's --train_steps), exactly one of them; the learning-rate
+    schedule ends at that step either way (docs/tpu.md)."""
+
+    epochs: float | None = 350.0
+    train_steps: int | None = None
     num_train_images: int = 1_281_167
-    # Steps run on the device between returns to the host; every loop ends with a NaN check, a
-    # log line, summaries and a checkpoint.
+    # Steps run on the device between returns to the host (tensorflow/tpu's
+    # --iterations_per_loop); every loop ends with a NaN check, a log line, summaries and a
+    # checkpoint.
     steps_per_loop: int = 1000
     max_checkpoints: int = 3
-    # Evaluate every this many epochs during train_and_eval (and always at the end).
-    eval_every_epochs: float = 10.0
+    # train_and_eval evaluates every this many epochs, or steps (tensorflow/tpu's
+    # --steps_per_eval), exactly one of them; and always at the end.
+    eval_every_epochs: float | None = 10.0
+    eval_every_steps: int | None = None
     # Fine-tuning: start from a training run's directory or a .keras file (a new classifier if
     # the class count differs). A checkpoint already in model_dir takes precedence (resume).
     init_weights: str = ""
@@ -138,18 +158,40 @@ class TrainConfig:
     distillation_weight: float = 0.0
     distillation_temperature: float = 1.0
 
+    def __post_init__(self):
+        for a, b in ONE_OF:
+            a, b = a.split(".")[1], b.split(".")[1]
+            if (getattr(self, a) is None) == (getattr(self, b) is None):
+                raise ValueError(
+                    f"train.{a}={getattr(self, a)} and train.{b}={getattr(self, b)}: set exactly "
+                    "one of the two (the other null)."
+                )
+
     def steps_per_epoch(self, global_batch: int) -> float:
         return self.num_train_images / global_batch
 
-    def train_steps(self, global_batch: int) -> int:
-        """ceil(epochs * images / batch): 109,475 for 350 ImageNet epochs at 4096 (SPEC 2.2)."""
+    def total_steps(self, global_batch: int) -> int:
+        """train_steps, or ceil(epochs * images / batch): 109,475 for 350 ImageNet epochs at
+        4096 (SPEC 2.2)."""
+        if self.train_steps is not None:
+            return self.train_steps
         return math.ceil(self.epochs * self.num_train_images / global_batch)
+
+    def eval_interval(self, global_batch: int) -> int:
+        """Steps between evaluations in train_and_eval."""
+        if self.eval_every_steps is not None:
+            return max(1, self.eval_every_steps)
+        return max(1, round(self.eval_every_epochs * self.steps_per_epoch(global_batch)))
 
 
 @dataclasses.dataclass
 class RuntimeConfig:
     strategy: str = "cpu"
     tpu: str = ""
+    # Where the TPU named by `tpu` is, when this machine is not in its zone / project
+    # (tensorflow/tpu's --tpu_zone, --gcp_project); empty: found from the VM's metadata.
+    tpu_zone: str = ""
+    gcp_project: str = ""
     # 'auto': bfloat16 on TPU, float16 on GPU, float32 on CPU. Or 'float32'/'bfloat16'/'float16'.
     precision: str = "auto"
     xla: bool = False

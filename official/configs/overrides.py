@@ -6,13 +6,14 @@ a value of the wrong type is an error that names the key and what would be right
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
 
 import yaml
 
-from official.configs.config import ExperimentConfig
+from official.configs.config import ONE_OF, ExperimentConfig
 
 # What official/train.py writes into every model_dir: the run's resolved config.
 RUN_CONFIG_FILE = "params.yaml"
@@ -22,7 +23,7 @@ class ConfigError(ValueError):
     """A config key or value that does not fit the config's schema."""
 
 
-def _flatten(mapping: dict, prefix: str = "") -> dict:
+def flatten(mapping: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in mapping.items():
         if not isinstance(key, str):
@@ -30,7 +31,7 @@ def _flatten(mapping: dict, prefix: str = "") -> dict:
         path = f"{prefix}{key}"
         # A nested mapping is descended into, unless it is the value of a dict-typed field.
         if isinstance(value, dict) and value and not path.endswith("kwargs"):
-            flat.update(_flatten(value, path + "."))
+            flat.update(flatten(value, path + "."))
         else:
             flat[path] = value
     return flat
@@ -43,6 +44,9 @@ def _check_type(path: str, value, annotation):
         options = typing.get_args(annotation)
         if value is None and type(None) in options:
             return None
+        others = [option for option in options if option is not type(None)]
+        if len(others) == 1:  # `float | None`: the message of `float`
+            return _check_type(path, value, others[0])
         for option in options:
             if option is type(None):
                 continue
@@ -65,10 +69,25 @@ def _check_type(path: str, value, annotation):
     return value
 
 
+def with_partners_cleared(flat: dict) -> dict:
+    """Setting one key of a config.ONE_OF pair (epochs / train_steps ...) clears the other,
+    unless the same mapping sets both (then the config's check names them)."""
+    flat = dict(flat)
+    for a, b in ONE_OF:
+        if (a in flat) != (b in flat):
+            flat.setdefault(b if a in flat else a, None)
+    return flat
+
+
 def apply_overrides(config, overrides: dict):
-    """Sets every (possibly dotted) key of `overrides` on the dataclass `config`, in place."""
-    for path, value in _flatten(overrides).items():
-        target = config
+    """Sets every (possibly dotted) key of `overrides` on the dataclass `config`, in place; on
+    an error `config` is left as it was."""
+    flat = flatten(overrides)
+    if isinstance(config, ExperimentConfig):
+        flat = with_partners_cleared(flat)
+    work = copy.deepcopy(config)
+    for path, value in flat.items():
+        target = work
         parts = path.split(".")
         for depth, part in enumerate(parts):
             fields = {f.name: f for f in dataclasses.fields(target)}
@@ -90,10 +109,12 @@ def apply_overrides(config, overrides: dict):
                     f"Config key {path!r}: {'.'.join(parts[: depth + 1])} is a value."
                 )
     # Re-run field validation (__post_init__) of every group that has one.
-    for field in dataclasses.fields(config):
-        group = getattr(config, field.name)
+    for field in dataclasses.fields(work):
+        group = getattr(work, field.name)
         if hasattr(group, "__post_init__"):
             group.__post_init__()
+    for field in dataclasses.fields(work):
+        setattr(config, field.name, getattr(work, field.name))
     return config
 
 

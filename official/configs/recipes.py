@@ -226,6 +226,40 @@ def efficientnet_rs(variant: str, image_size: int) -> ExperimentConfig:
     return efficientnet_recipe(variant, image_size)
 
 
+@register("resnet_main")
+def resnet_main() -> ExperimentConfig:
+    """The defaults of tensorflow/tpu's models/official/resnet/resnet_main.py (its
+    configs/resnet_config.py), the base of `official/train.py --tpu=...` without --config
+    (docs/tpu.md): ResNet-50 at 224, batch 1024, 112,590 steps (90 epochs), lr 0.1 * batch / 256
+    after 5 warmup epochs, Nesterov momentum 0.9, L2 weight decay 1e-4 in the loss, no label
+    smoothing, BN momentum 0.9, no EMA, crop and flip only, 1,251 steps per loop and per
+    evaluation, on a TPU. The decay after warmup is cosine here, where resnet_main.py divides the
+    rate by 10 at 30, 60 and 80 of 90 epochs."""
+    return ExperimentConfig(
+        model=ModelConfig(name="resnet50"),
+        data=DataConfig(
+            image_size=224, train_batch_size=1024, eval_batch_size=1024, augmentation="none"
+        ),
+        optimizer=OptimizerConfig(
+            base_learning_rate=0.1,
+            momentum=0.9,
+            nesterov=True,
+            warmup_epochs=5,
+            weight_decay=1e-4,
+            weight_decay_type="l2",
+            label_smoothing=0.0,
+        ),
+        train=TrainConfig(
+            epochs=None,
+            train_steps=112_590,
+            steps_per_loop=1251,
+            eval_every_epochs=None,
+            eval_every_steps=1251,
+        ),
+        runtime=RuntimeConfig(strategy="tpu"),
+    )
+
+
 @register("sample")
 def sample() -> ExperimentConfig:
     """The default job: a small ResNet-RS (width 0.25, one block per stage) on the bundled digits

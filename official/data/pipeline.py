@@ -6,7 +6,7 @@ Training: shard files per input pipeline, shuffle files, parallel interleave, (c
 repeat, decode-and-crop + augment in parallel, skip undecodable records (counted), batch with
 drop_remainder at the per-replica batch size, (mixup / CutMix), prefetch. Evaluation: the same
 files in a fixed order, center crop, every record kept (an undecodable one raises), the last
-partial batch kept.
+partial batch kept; data.num_eval_images limits it to that many images.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import tensorflow as tf
 
 from official.configs.config import DataConfig
-from official.data import augment, preprocess, randaugment, tfrecord
+from official.data import augment, preprocess, randaugment, synthetic, tfrecord
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -161,6 +161,15 @@ def eval_preprocess_fn(config: DataConfig):
 
 
 # ---- The pipeline -------------------------------------------------------------------------------
+def _pipeline_share(count: int, input_context: tf.distribute.InputContext | None) -> int:
+    """This input pipeline's part of `count` examples: the parts differ by at most one and sum
+    to `count`."""
+    if not input_context or input_context.num_input_pipelines == 1:
+        return count
+    pipelines, index = input_context.num_input_pipelines, input_context.input_pipeline_id
+    return count // pipelines + (1 if index < count % pipelines else 0)
+
+
 def build_dataset(
     split: str,
     config: DataConfig,
@@ -185,12 +194,16 @@ def build_dataset(
     batch_size = (
         input_context.get_per_replica_batch_size(global_batch) if input_context else global_batch
     )
+    if config.source == "synthetic":
+        return synthetic.synthetic_dataset(config, batch_size, training)
     preprocess_fn = train_preprocess_fn(config) if training else eval_preprocess_fn(config)
 
     def to_example(element):
         return preprocess_fn(element["image_bytes"]), element["label"]
 
     dataset = _source(split, config, input_context, training)
+    if not training and config.num_eval_images:
+        dataset = dataset.take(_pipeline_share(config.num_eval_images, input_context))
     if config.cache:
         dataset = dataset.cache()
     if training:

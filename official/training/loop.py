@@ -81,7 +81,7 @@ class Trainer:
         self.model_dir = model_dir
         self.global_batch = config.data.train_batch_size
         self.steps_per_epoch = config.train.steps_per_epoch(self.global_batch)
-        self.total_steps = config.train.train_steps(self.global_batch)
+        self.total_steps = config.train.total_steps(self.global_batch)
         self.loss_scale = loss_scale
         if loss_scale and config.optimizer.agc_clip:
             raise ValueError(
@@ -356,17 +356,14 @@ def distributed_datasets(trainer: Trainer, training: bool, skipped=None):
     return trainer.strategy.distribute_datasets_from_function(dataset_fn)
 
 
-def train(trainer: Trainer, evaluate_every_epochs: float | None) -> dict:
-    """Trains to the configured step count from wherever the checkpoint left off."""
+def train(trainer: Trainer, evaluate: bool) -> dict:
+    """Trains to the configured step count from wherever the checkpoint left off; with
+    `evaluate`, evaluates every train.eval_every_epochs / eval_every_steps and at the end."""
     config = trainer.config
     start = trainer.restore()
     skipped = pipeline.SkippedRecords()
     iterator = iter(distributed_datasets(trainer, True, skipped))
-    eval_every = (
-        max(1, round(evaluate_every_epochs * trainer.steps_per_epoch))
-        if evaluate_every_epochs
-        else None
-    )
+    eval_every = config.train.eval_interval(trainer.global_batch) if evaluate else None
     reporter = Reporter(trainer.model_dir, trainer.total_steps, start)
     results, metrics = {}, None
     with PreemptionWatcher() as preemption:

@@ -7,13 +7,18 @@ import tensorflow as tf
 STRATEGIES = ("tpu", "mirrored", "multi_worker", "one_device", "cpu")
 
 
-def get_strategy(name: str, tpu: str = "") -> tf.distribute.Strategy:
-    """tpu: `tpu` is a TPU name, a grpc:// address, or 'local' on a TPU VM.
+def get_strategy(
+    name: str, tpu: str = "", zone: str = "", project: str = ""
+) -> tf.distribute.Strategy:
+    """tpu: `tpu` is a TPU name, a grpc:// address, or 'local' on a TPU VM; a name is looked up
+    in `zone` and `project` (default: this VM's own, from its metadata).
     mirrored: every local GPU (or the CPU when there is none). multi_worker: TF_CONFIG names the
     cluster. one_device: the first GPU, else the CPU. cpu: the default strategy on the CPU."""
     if name == "tpu":
         try:
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or None)
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+                tpu=tpu or None, zone=zone or None, project=project or None
+            )
             tf.config.experimental_connect_to_cluster(resolver)
             tf.tpu.experimental.initialize_tpu_system(resolver)
         except (ValueError, tf.errors.OpError, RuntimeError) as e:

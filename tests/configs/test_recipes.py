@@ -38,12 +38,12 @@ def test_resnet_rs_rows_match_spec(name, row):
     assert (o.base_learning_rate, o.momentum, o.nesterov, o.warmup_epochs) == (0.1, 0.9, True, 5)
     assert (o.weight_decay, o.label_smoothing, o.ema_decay) == (4e-5, 0.1, 0.9999)
     assert c.data.train_batch_size == 4096 and c.train.epochs == 350
-    assert c.train.train_steps(4096) == 109_475 == math.ceil(350 * 1_281_167 / 4096)
+    assert c.train.total_steps(4096) == 109_475 == math.ceil(350 * 1_281_167 / 4096)
 
 
 def test_resnet_rs_learning_rate_at_the_milestones():
     c = recipes.get("resnetrs50_i160")
-    steps = c.train.train_steps(4096)
+    steps = c.train.total_steps(4096)
     per_epoch = c.train.steps_per_epoch(4096)
     schedule = optimizer.learning_rate_schedule(c.optimizer, 4096, per_epoch, steps)
     warmup = round(5 * 1_281_167 / 4096)  # 1564
@@ -139,7 +139,7 @@ def test_efficientnet_rs_refuses_what_is_not_a_reduced_resolution(name, message)
 def test_efficientnet_exponential_schedule_at_the_milestones():
     c = recipes.get("efficientnet_b0")
     per_epoch = c.train.steps_per_epoch(4096)
-    steps = c.train.train_steps(4096)
+    steps = c.train.total_steps(4096)
     schedule = optimizer.learning_rate_schedule(c.optimizer, 4096, per_epoch, steps)
     warmup, every = round(5 * per_epoch), 2.4 * per_epoch  # 1564 and 750.7 steps
     assert float(schedule(0)) == 0.0
