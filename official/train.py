@@ -20,7 +20,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app, flags  # noqa: E402
 
 flags.DEFINE_string(
-    "config", "sample", "A recipe name (official/configs/recipes.py) or a YAML file."
+    "config",
+    None,
+    "A recipe name (official/configs/recipes.py) or a YAML file. Default: sample, or "
+    "resnet_main when --tpu, --use_tpu or --resnet_depth is given (docs/tpu.md).",
 )
 flags.DEFINE_string("params_override", "", "YAML/JSON mapping of (dotted) config keys to values.")
 flags.DEFINE_string("strategy", None, "tpu | mirrored | multi_worker | one_device | cpu.")
@@ -29,7 +32,12 @@ flags.DEFINE_string(
     "model_dir", None, "Checkpoints, summaries, params.yaml (default runs/<config>)."
 )
 flags.DEFINE_string("data_dir", None, "TFRecord shards (or the TFDS data_dir).")
-flags.DEFINE_string("mode", "train_and_eval", "train | eval | train_and_eval | export.")
+flags.DEFINE_string(
+    "mode",
+    "train_and_eval",
+    "train | eval | train_and_eval | export | continuous_eval (--mode=eval with --eval_timeout "
+    "too): evaluate each new checkpoint of --model_dir as training writes them.",
+)
 flags.DEFINE_string("export_dir", None, "Where to export (default <model_dir>/export).")
 flags.DEFINE_integer(
     "num_cpu_devices",
@@ -39,30 +47,38 @@ flags.DEFINE_integer(
 )
 FLAGS = flags.FLAGS
 
-MODES = ("train", "eval", "train_and_eval", "export")
+from official.configs import tpu_flags  # noqa: E402  (resnet_main.py's flags)
+
+MODES = ("train", "eval", "train_and_eval", "export", "continuous_eval")
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 log = logging.getLogger("official.train")
 
 
-def resolve_config():
-    """The recipe or YAML file, then --params_override, then the flags that name config fields."""
+def config_name() -> str:
+    return FLAGS.config or tpu_flags.base_recipe(FLAGS) or "sample"
+
+
+def mode() -> str:
+    """--mode, with resnet_main.py's `--mode=eval --eval_timeout=N` meaning continuous_eval."""
+    if FLAGS.mode == "eval" and FLAGS.eval_timeout is not None:
+        return "continuous_eval"
+    return FLAGS.mode
+
+
+def resolve_config(config=None):
+    """The recipe or YAML file (or `config`: a run's own), then --config_file,
+    --params_override and the flags that name config fields (official/configs/tpu_flags.py)."""
     from official.configs import overrides, recipes
     from official.data import samples
 
-    if FLAGS.config.endswith((".yaml", ".yml")):
-        if not os.path.exists(FLAGS.config):
-            raise FileNotFoundError(f"--config={FLAGS.config}: no such file.")
-        config = overrides.load_config(FLAGS.config)
-    else:
-        config = recipes.get(FLAGS.config)
-    if FLAGS.params_override:
-        overrides.apply_overrides(config, overrides.parse_override_text(FLAGS.params_override))
-    if FLAGS.strategy:
-        config.runtime.strategy = FLAGS.strategy
-    if FLAGS.tpu:
-        config.runtime.tpu = FLAGS.tpu
-    if FLAGS.data_dir:
-        config.data.data_dir = FLAGS.data_dir
+    name = config_name() if config is None else None
+    if name and name.endswith((".yaml", ".yml")):
+        if not os.path.exists(name):
+            raise FileNotFoundError(f"--config={name}: no such file.")
+        config = overrides.load_config(name)
+    elif name:
+        config = recipes.get(name)
+    tpu_flags.apply(config, FLAGS)
     if FLAGS.mode not in MODES:
         raise ValueError(f"--mode={FLAGS.mode!r} is not known; use one of {', '.join(MODES)}.")
     from official.training.strategy import STRATEGIES
@@ -75,16 +91,16 @@ def resolve_config():
         raise ValueError(
             f"runtime.precision={config.runtime.precision!r}; use auto, {', '.join(POLICIES)}."
         )
-    if not config.data.data_dir and FLAGS.config == "sample":
+    if not config.data.data_dir and name == "sample":
         config.data.data_dir = samples.build()  # the bundled digits, written once
     if config.data.source == "tfrecord":
         if not config.data.data_dir:
             raise ValueError("--data_dir is required: a folder of TFRecord shards.")
         from official.data.pipeline import list_shards
 
-        if FLAGS.mode in ("train", "train_and_eval"):
+        if mode() in ("train", "train_and_eval"):
             list_shards(config.data.data_dir, config.data.train_split)
-        if FLAGS.mode in ("eval", "train_and_eval"):
+        if mode() in ("eval", "train_and_eval", "continuous_eval"):
             list_shards(config.data.data_dir, config.data.eval_split)
     from official import models
 
@@ -101,12 +117,11 @@ def worker_dir(strategy, model_dir: str) -> str:
     return os.path.join(model_dir, f"tmp_{task_type}_{resolver.task_id}")
 
 
-def run(config, model_dir: str, mode: str, export_dir: str | None) -> dict:
+def start(config):
+    """The devices, seed, strategy and precision policy of a run: (strategy, precision)."""
     import keras
     import tensorflow as tf
 
-    from official.configs import overrides
-    from official.training import loop
     from official.training.strategy import device_kind, get_strategy
 
     if FLAGS.num_cpu_devices > 1:
@@ -115,11 +130,22 @@ def run(config, model_dir: str, mode: str, export_dir: str | None) -> dict:
             cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.num_cpu_devices
         )
     keras.utils.set_random_seed(config.runtime.seed)
-    strategy = get_strategy(config.runtime.strategy, config.runtime.tpu)
+    runtime = config.runtime
+    strategy = get_strategy(runtime.strategy, runtime.tpu, runtime.tpu_zone, runtime.gcp_project)
     precision = config.runtime.precision
     if precision == "auto":
         precision = {"tpu": "bfloat16", "gpu": "float16", "cpu": "float32"}[device_kind(strategy)]
     keras.mixed_precision.set_global_policy(POLICIES[precision])
+    return strategy, precision
+
+
+def run(config, model_dir: str, mode: str, export_dir: str | None) -> dict:
+    import tensorflow as tf
+
+    from official.configs import overrides
+    from official.training import loop
+
+    strategy, precision = start(config)
     directory = worker_dir(strategy, model_dir)
     tf.io.gfile.makedirs(directory)
     overrides.save_yaml(config, os.path.join(directory, overrides.RUN_CONFIG_FILE))
@@ -134,8 +160,7 @@ def run(config, model_dir: str, mode: str, export_dir: str | None) -> dict:
     trainer = loop.Trainer(config, strategy, directory, loss_scale=precision == "float16")
     results = {}
     if mode in ("train", "train_and_eval"):
-        every = config.train.eval_every_epochs if mode == "train_and_eval" else None
-        results = loop.train(trainer, every)
+        results = loop.train(trainer, mode == "train_and_eval")
         if mode == "train_and_eval" and "top1" not in results:
             results.update(trainer.evaluate(loop.distributed_datasets(trainer, False)))
     elif trainer.restore() == 0:
@@ -157,13 +182,15 @@ def main(argv):
     logging.getLogger("absl").setLevel(logging.WARNING)
     from official.configs.overrides import ConfigError
 
+    name = os.path.splitext(os.path.basename(config_name()))[0]
+    model_dir = FLAGS.model_dir or os.path.join("runs", name)
+    if mode() == "continuous_eval":
+        return continuous_eval(model_dir)
     try:
         config = resolve_config()
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    name = os.path.splitext(os.path.basename(FLAGS.config))[0]
-    model_dir = FLAGS.model_dir or os.path.join("runs", name)
     from official.training.loop import TrainingDiverged
 
     try:
@@ -178,6 +205,40 @@ def main(argv):
         )
     if "export" in results:
         print(f"exported SavedModel: {results['export']}")
+
+
+def continuous_eval(model_dir: str) -> None:
+    """--mode=continuous_eval: the run's params.yaml with this command's flags over it, then
+    official/training/continuous_eval.py until the final step or --eval_timeout."""
+    from official.configs.overrides import ConfigError
+    from official.training import continuous_eval as watcher
+
+    try:
+        run_config = watcher.wait_for_run_config(model_dir, FLAGS.eval_timeout)
+        config = resolve_config(run_config)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except watcher.NothingToEvaluate as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    try:
+        strategy, precision = start(config)
+        results = watcher.watch(
+            config, strategy, model_dir, FLAGS.eval_timeout, loss_scale=precision == "float16"
+        )
+    except (RuntimeError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    steps = ", ".join(map(str, results["evaluated"])) or "none"
+    line = f"continuous eval of {model_dir}: evaluated step(s) {steps}"
+    if results["best"]:
+        step, best = results["best"]
+        line += f"; best top-1 {best['top1']:.4f} at step {step} ({model_dir}/best)"
+    final = results["final"]
+    if final and "top1" in final:
+        line += f"; final top-1 {final['top1']:.4f}, top-5 {final['top5']:.4f}"
+    print(line)
 
 
 if __name__ == "__main__":
