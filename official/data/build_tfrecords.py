@@ -109,9 +109,11 @@ def convert(
     progress: bool = True,
 ) -> tuple[int, list[tuple[str, str]]]:
     """Writes every split; returns (images written, [(path, why it was skipped)])."""
+    import tensorflow as tf
+
     from official.data import tfrecord
 
-    os.makedirs(output_dir, exist_ok=True)
+    tf.io.gfile.makedirs(output_dir)  # a local folder or gs://bucket/path
     tasks = []
     for split, items in splits.items():
         n = max(1, min(shards[split], len(items)))
