@@ -182,15 +182,15 @@ def main(argv):
     logging.getLogger("absl").setLevel(logging.WARNING)
     from official.configs.overrides import ConfigError
 
-    name = os.path.splitext(os.path.basename(config_name()))[0]
-    model_dir = FLAGS.model_dir or os.path.join("runs", name)
-    if mode() == "continuous_eval":
-        return continuous_eval(model_dir)
     try:
-        config = resolve_config()
+        name = os.path.splitext(os.path.basename(config_name()))[0]
+        model_dir = FLAGS.model_dir or os.path.join("runs", name)
+        config = resolve_config() if mode() != "continuous_eval" else None
     except (ConfigError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    if config is None:
+        return continuous_eval(model_dir)
     from official.training.loop import TrainingDiverged
 
     try:

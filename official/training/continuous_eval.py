@@ -92,7 +92,12 @@ def restore_weights(trainer: loop.Trainer, prefix: str) -> bool:
     if trainer.ema is not None:
         objects["ema"] = trainer.ema
     try:
-        tf.train.Checkpoint(**objects).restore(prefix).expect_partial()
+        status = tf.train.Checkpoint(**objects).restore(prefix)
+        status.assert_existing_objects_matched().expect_partial()  # the optimizer is not needed
+    except (AssertionError, ValueError) as e:  # objects not found, or of other shapes
+        raise ValueError(
+            f"checkpoint {prefix} does not hold this run's model: {str(e).splitlines()[0][:200]}"
+        ) from None
     except (tf.errors.OpError, IndexError) as e:
         gone = not tf.io.gfile.exists(f"{prefix}.index") or not tf.io.gfile.glob(f"{prefix}.data-*")
         why = (

@@ -194,3 +194,13 @@ def test_checkpoint_deleted_while_read_is_skipped_and_a_restart_evaluates_nothin
     again = continuous_eval.watch(config, strategy, model_dir, timeout=5)
     assert again["evaluated"] == [] and again["final"] == results["final"]
     assert [s for s, _ in scalars(os.path.join(model_dir, "eval"), "top1")] == [2]
+
+
+def test_a_checkpoint_of_another_model_is_an_error_not_a_skip(two_checkpoints, sample_dir):
+    config, model_dir, first = two_checkpoints
+    other = recipes.get("sample")
+    other.data.data_dir = sample_dir
+    overrides.apply_overrides(other, {"model.name": "resnet18", "train.train_steps": 2})
+    trainer = continuous_eval.eval_trainer(other, tf.distribute.get_strategy(), model_dir, False)
+    with pytest.raises(ValueError, match=rf"checkpoint {first} does not hold this run's model"):
+        continuous_eval.restore_weights(trainer, first)
