@@ -179,6 +179,10 @@ def read_class_names(data_dir: str, num_classes: int) -> list[str] | None:
 def export_trainer(trainer, export_dir: str, top_k: int = 5) -> str:
     """Exports a training run's model (with its EMA weights when it has EMA)."""
     config = trainer.config
+    if config.data.kind == "video":  # clips in, multi-view evaluation inside the graph
+        from official import export_video
+
+        return export_video.export_trainer(trainer, export_dir, top_k)
     names = read_class_names(config.data.data_dir, config.data.num_classes)
     kwargs = dict(
         image_size=config.data.resolved_eval_image_size,

@@ -4,7 +4,11 @@
     python -m official.predict --model=m.keras --image_size=224 --labels=labels.json --json a.jpg
 
 Prints, per image, the top-k class names and probabilities (or one JSON object per line with
---json). Files that are not decodable images are reported and skipped.
+--json). Files that are not decodable images are reported and skipped. A video file (.mp4,
+.avi, ...; official/data/video_files.py) is decoded with PyAV and classified by a video export
+(official/export_video.py), which samples its clips and crops as evaluation does:
+
+    python -m official.predict --model=runs/sample_video/export/1 clip.mp4
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ flags.DEFINE_integer("top_k", 5, "Classes to print per image.")
 flags.DEFINE_integer("image_size", 224, ".keras models: the eval input size.")
 flags.DEFINE_string("labels", None, ".keras models: labels.json (index -> class name).")
 flags.DEFINE_bool("json", False, "One JSON object per image instead of text.")
+flags.DEFINE_float("fps", 0.0, "Video files: frames per second fed to the model (0: source's).")
 FLAGS = flags.FLAGS
 
 
@@ -64,6 +69,15 @@ class Classifier:
         else:
             self.signature = tf.saved_model.load(path).signatures["serving_default"]
 
+    def clip(self, frames: list[bytes]) -> list[tuple[str, float]]:
+        """The top classes of one video's encoded frames, from a video export."""
+        inputs = self.signature.structured_input_signature[1] if self.signature else {}
+        if "frames" not in inputs:
+            raise ValueError("a video file needs a video export (official/export_video.py)")
+        out = self.signature(frames=self.tf.constant([frames]))
+        names = [n.decode() for n in out["class_names"][0].numpy()]
+        return list(zip(names, out["scores"][0].numpy().tolist(), strict=True))[: self.top_k]
+
     def __call__(self, data: bytes) -> list[tuple[str, float]]:
         tf = self.tf
         if self.signature is not None:
@@ -90,13 +104,18 @@ def main(argv):
         sys.exit(2)
     import tensorflow as tf
 
+    from official.data import video_files
+
     classify = Classifier(FLAGS.model, FLAGS.top_k, FLAGS.image_size, FLAGS.labels)
     skipped = []
     for path in list_files(paths):
         try:
-            with open(path, "rb") as f:
-                top = classify(f.read())
-        except (OSError, tf.errors.InvalidArgumentError) as e:
+            if video_files.is_video_path(path):
+                top = classify.clip(video_files.read_video(path, FLAGS.fps)[0])
+            else:
+                with open(path, "rb") as f:
+                    top = classify(f.read())
+        except (OSError, ValueError, tf.errors.InvalidArgumentError) as e:
             reason = e.message.splitlines()[0] if hasattr(e, "message") else str(e)
             skipped.append((path, reason))
             continue
@@ -112,7 +131,7 @@ def main(argv):
         else:
             print(f"{path}: " + ", ".join(f"{n} {p:.4f}" for n, p in top))
     for path, reason in skipped:
-        print(f"skipped {path}: not a decodable image ({reason[:120]})", file=sys.stderr)
+        print(f"skipped {path}: not a decodable image or video ({reason[:120]})", file=sys.stderr)
 
 
 if __name__ == "__main__":

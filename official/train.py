@@ -69,7 +69,7 @@ def resolve_config(config=None):
     """The recipe or YAML file (or `config`: a run's own), then --config_file,
     --params_override and the flags that name config fields (official/configs/tpu_flags.py)."""
     from official.configs import overrides, recipes
-    from official.data import samples
+    from official.data import samples, video_samples
 
     name = config_name() if config is None else None
     if name and name.endswith((".yaml", ".yml")):
@@ -93,6 +93,8 @@ def resolve_config(config=None):
         )
     if not config.data.data_dir and name == "sample":
         config.data.data_dir = samples.build()  # the bundled digits, written once
+    if not config.data.data_dir and FLAGS.config == "sample_video":
+        config.data.data_dir = video_samples.build()  # the bundled moving digits
     if config.data.source == "tfrecord":
         if not config.data.data_dir:
             raise ValueError("--data_dir is required: a folder of TFRecord shards.")

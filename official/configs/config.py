@@ -6,12 +6,16 @@ import dataclasses
 import math
 
 AUGMENTATIONS = ("none", "randaugment", "bag_of_tricks")
+# 'image': tf.train.Example images (official/data/pipeline.py). 'video': SequenceExample clips
+# (official/data/video.py) with the `video` group's sampling, multi-view evaluation and export.
+DATA_KINDS = ("image", "video")
 
 
 @dataclasses.dataclass
 class DataConfig:
     """Where the images come from and how they are prepared (SPEC 2.1, 2.2, 3)."""
 
+    kind: str = "image"
     # 'tfrecord': ImageNet-format shards in data_dir. 'tfds:<name>': a prepared TFDS dataset.
     # 'synthetic': random images in memory, for speed measurements (official/data/synthetic.py).
     source: str = "tfrecord"
@@ -50,12 +54,29 @@ class DataConfig:
     seed: int | None = None
 
     def __post_init__(self):
+        if self.kind not in DATA_KINDS:
+            raise ValueError(f"data.kind={self.kind!r} is not known; use one of {DATA_KINDS}.")
         if self.augmentation not in AUGMENTATIONS:
             raise ValueError(
                 f"data.augmentation={self.augmentation!r} is not known; use one of {AUGMENTATIONS}."
             )
         if self.dtype not in ("float32", "bfloat16"):
             raise ValueError(f"data.dtype={self.dtype!r}; use 'float32' or 'bfloat16'.")
+        if self.kind == "video":
+            unsupported = {
+                "source": self.source != "tfrecord",
+                "augmentation": self.augmentation != "none",
+                "mixup_alpha": bool(self.mixup_alpha),
+                "cutmix_alpha": bool(self.cutmix_alpha),
+                "pseudo_label_dir": bool(self.pseudo_label_dir),
+            }
+            for field, bad in unsupported.items():
+                if bad:
+                    raise ValueError(
+                        f"data.{field}={getattr(self, field)!r} is not available for "
+                        "data.kind='video' (clip TFRecords, no RandAugment, mixup, CutMix or "
+                        "pseudo labels): use source 'tfrecord', augmentation 'none', 0, ''."
+                    )
         if self.pseudo_label_dir and self.source != "tfrecord":
             raise ValueError(
                 f"data.pseudo_label_dir needs data.source='tfrecord', not {self.source!r}."
@@ -64,6 +85,48 @@ class DataConfig:
     @property
     def resolved_eval_image_size(self) -> int:
         return self.eval_image_size or self.image_size
+
+
+@dataclasses.dataclass
+class VideoConfig:
+    """Clip sampling and multi-view evaluation when data.kind == 'video' (docs/video.md).
+
+    Training: one clip of num_frames frames every temporal_stride frames from a random start
+    (short videos loop), one random crop (data.crop_area_min..1 of the area, aspect ratio in
+    [aspect_ratio_min, aspect_ratio_max]) resized to data.image_size, and one flip for the
+    whole clip. Evaluation: num_test_clips evenly spaced clips x num_test_crops crops of
+    data.eval_image_size (left/centre/right along the long side) after resizing the short side
+    to min_image_size; the softmax is averaged over those views.
+    """
+
+    num_frames: int = 32
+    temporal_stride: int = 2
+    min_image_size: int = 256
+    aspect_ratio_min: float = 0.5
+    aspect_ratio_max: float = 2.0
+    # Off for data whose label a mirror image changes (the sample set's motion directions).
+    random_flip: bool = True
+    num_test_clips: int = 10
+    num_test_crops: int = 3
+
+    def __post_init__(self):
+        for field in ("num_frames", "temporal_stride", "min_image_size", "num_test_clips"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"video.{field}={getattr(self, field)}; it must be >= 1.")
+        if self.num_test_crops not in (1, 3):
+            raise ValueError(
+                f"video.num_test_crops={self.num_test_crops}; use 1 (centre) or 3 "
+                "(left, centre, right along the long side)."
+            )
+        if not 0 < self.aspect_ratio_min <= self.aspect_ratio_max:
+            raise ValueError(
+                f"video.aspect_ratio_min={self.aspect_ratio_min}, aspect_ratio_max="
+                f"{self.aspect_ratio_max}: need 0 < min <= max."
+            )
+
+    @property
+    def num_test_views(self) -> int:
+        return self.num_test_clips * self.num_test_crops
 
 
 @dataclasses.dataclass
@@ -205,3 +268,4 @@ class ExperimentConfig:
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+    video: VideoConfig = dataclasses.field(default_factory=VideoConfig)

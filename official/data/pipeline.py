@@ -72,7 +72,10 @@ def list_shards(data_dir: str, split: str) -> list[str]:
     return files
 
 
-def _tfrecord_source(split, config, input_context, training):
+def record_dataset(split, config, input_context, training) -> tf.data.Dataset:
+    """The serialized records of `split`'s shards: this input pipeline's share of the files
+    (shuffled when training), read interleaved. The image and video (official/data/video.py)
+    sources parse them."""
     files = list_shards(config.data_dir, split)
     if training and config.pseudo_label_dir:
         files += list_shards(config.pseudo_label_dir, split)
@@ -92,6 +95,11 @@ def _tfrecord_source(split, config, input_context, training):
         num_parallel_calls=AUTOTUNE,
         deterministic=not training,
     )
+    return dataset
+
+
+def _tfrecord_source(split, config, input_context, training):
+    dataset = record_dataset(split, config, input_context, training)
 
     def parse(record):
         example = tfrecord.parse_example(record, config.label_offset)

@@ -175,6 +175,9 @@ def _stem(x, *, stem, stem_width, stem_pool, conv, norm, activation):
     else:
         raise ValueError(f"stem={stem!r} is not known; use 'basic' (7x7) or 'deep' (ResNet-C).")
     if stem_pool == "max":
+        if len(x.shape) == 5:  # video [N, T, H, W, C]: pooled in space only (docs/video.md)
+            pool = keras.layers.MaxPooling3D((1, 3, 3), (1, 2, 2), padding="same", name="stem_pool")
+            return pool(x)
         return keras.layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
     if stem_pool == "conv":
         return conv_norm_act(x, stem_width, 3, 2, 4 if stem == "deep" else 2)

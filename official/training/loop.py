@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from official import models
 from official.configs.config import ExperimentConfig
-from official.data import pipeline
-from official.training import agc, ema, finetune, losses, optimizer
+from official.data import pipeline, video
+from official.training import agc, ema, finetune, losses, optimizer, video_eval
 
 log = logging.getLogger("official.train")
 
@@ -235,7 +235,10 @@ class Trainer:
     # ---- evaluation ----
     def _eval_step_fn(self, images, labels):
         def replica(images, labels):
-            logits = tf.cast(self.model(images, training=False), tf.float32)
+            if self.config.data.kind == "video":  # [B, views, T, H, W, 3]: mean softmax
+                logits = video_eval.view_averaged_probabilities(self.model, images)
+            else:
+                logits = tf.cast(self.model(images, training=False), tf.float32)
             k = min(5, self.config.data.num_classes)
             labels = tf.cast(labels, tf.int32)
             top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 1), tf.float32))
@@ -343,8 +346,12 @@ def distributed_datasets(trainer: Trainer, training: bool, skipped=None):
     split = config.train_split if training else config.eval_split
     tpu = isinstance(trainer.strategy, tf.distribute.TPUStrategy)
 
+    build = pipeline.build_dataset
+    if config.kind == "video":
+        build = video.dataset_builder(trainer.config.video)
+
     def dataset_fn(context):
-        return pipeline.build_dataset(
+        return build(
             split,
             config,
             context,
