@@ -101,9 +101,7 @@ def crop_offsets(height, width, size: int, num_crops: int) -> list[tuple]:
     return offsets
 
 
-def train_clip(
-    frames: tf.Tensor, config: DataConfig, video: VideoConfig, seed=None
-) -> tf.Tensor:
+def train_clip(frames: tf.Tensor, config: DataConfig, video: VideoConfig, seed=None) -> tf.Tensor:
     """[T] encoded frames of one video -> one augmented, normalized clip [T, S, S, 3]."""
     size, length = config.image_size, tf.shape(frames)[0]
     offset = random_train_offset(length, video.num_frames, video.temporal_stride, seed)

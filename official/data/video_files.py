@@ -141,4 +141,3 @@ def read_frames_folder(
             rgb = rgb.resize((size[1], size[0]), Image.BICUBIC)
         frames.append(encode_jpeg(np.asarray(rgb), quality))
     return frames, size[0], size[1]
-

@@ -15,4 +15,6 @@ def view_averaged_probabilities(model: keras.Model, videos: tf.Tensor) -> tf.Ten
     """videos [B, V, T, H, W, 3] -> float32 [B, C]: mean over the V views of softmax(model)."""
     views = tf.reshape(videos, [-1, *videos.shape[2:]])
     probabilities = tf.nn.softmax(tf.cast(model(views, training=False), tf.float32))
-    return tf.reduce_mean(tf.reshape(probabilities, [-1, videos.shape[1], probabilities.shape[-1]]), 1)
+    return tf.reduce_mean(
+        tf.reshape(probabilities, [-1, videos.shape[1], probabilities.shape[-1]]), 1
+    )

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from official.configs import recipes
+from official.configs import overrides, recipes
 from official.training import optimizer
 
 # SPEC 1.2: name -> (depth, image, RandAugment magnitude, dropout, stochastic depth).
@@ -148,3 +148,68 @@ def test_efficientnet_exponential_schedule_at_the_milestones():
     assert float(schedule(warmup)) == pytest.approx(0.256 * 0.97**2, rel=1e-5)
     assert float(schedule(int(3 * every) + 1)) == pytest.approx(0.256 * 0.97**3, rel=1e-5)
     assert float(schedule(steps)) == pytest.approx(0.256 * 0.97 ** math.floor(steps / every), 1e-4)
+
+
+# TF Model Garden k400_resnet3drs_50_tpu.yaml and the list (docs/video.md).
+K400 = dict(
+    stem_temporal_kernel=5,
+    stem_temporal_stride=2,
+    se_ratio=0.25,
+    stochastic_depth_rate=0.1,
+    dropout_rate=0.5,
+    bn_momentum=0.0,
+    bn_epsilon=1e-5,
+    activation="relu",
+)
+
+
+def test_kinetics_recipe_values_equal_the_official_file():
+    c = recipes.get("resnetrs50_3d_k400")
+    assert c.model.name == "resnetrs50_3d" and c.model.kwargs == K400
+    d, v, o = c.data, c.video, c.optimizer
+    assert (d.kind, d.num_classes, d.label_offset, d.augmentation) == ("video", 400, 0, "none")
+    assert (v.num_frames, v.temporal_stride, v.min_image_size) == (32, 2, 256)
+    assert (d.image_size, d.crop_area_min, v.aspect_ratio_min, v.aspect_ratio_max) == (
+        224,
+        0.08,
+        0.5,
+        2.0,
+    )
+    assert v.random_flip
+    assert (v.num_test_clips, v.num_test_crops, d.resolved_eval_image_size) == (10, 3, 256)
+    assert (d.train_batch_size, c.train.num_train_images) == (1024, 215_570)
+    assert (o.name, o.momentum, o.nesterov, o.schedule) == ("sgd", 0.9, True, "cosine")
+    assert (o.weight_decay, o.weight_decay_type, o.label_smoothing) == (4e-5, "l2", 0.1)
+    assert o.ema_decay == 0.9999 and c.runtime.precision == "bfloat16"
+    assert optimizer.peak_learning_rate(o, 1024) == pytest.approx(0.8)
+    assert c.train.train_steps(1024) == 73_682
+    assert round(o.warmup_epochs * c.train.steps_per_epoch(1024)) == 1_050
+
+
+def test_kinetics_learning_rate_at_the_milestones():
+    c = recipes.get("resnetrs50_3d_k400")
+    steps, warmup = 73_682, 1_050
+    schedule = optimizer.learning_rate_schedule(
+        c.optimizer, 1024, c.train.steps_per_epoch(1024), c.train.train_steps(1024)
+    )
+    assert float(schedule(0)) == 0.0
+    assert float(schedule(warmup // 2)) == pytest.approx(0.8 * 525 / 1050, rel=1e-5)
+    assert float(schedule(warmup)) == pytest.approx(0.8, rel=1e-6)
+    # Cosine from the end of the warmup: 0.4 * (1 + cos(pi * (step - 1050) / 72632)).
+    for step in (warmup + (steps - warmup) // 2, 50_000):
+        expected = 0.4 * (1 + math.cos(math.pi * (step - warmup) / (steps - warmup)))
+        assert float(schedule(step)) == pytest.approx(expected, rel=1e-4)
+    assert float(schedule(steps - 1)) == pytest.approx(0.0, abs=1e-6)
+    assert float(schedule(steps)) == 0.0
+
+
+def test_sample_video_recipe_and_what_video_data_refuses():
+    c = recipes.get("sample_video")
+    assert (c.data.kind, c.data.num_classes, c.video.random_flip) == ("video", 8, False)
+    assert c.video.num_test_views == 6 and c.model.name == "resnetrs50_3d"
+    with pytest.raises(ValueError, match="data.augmentation='randaugment' is not available"):
+        overrides.apply_overrides(c, {"data.augmentation": "randaugment"})
+    with pytest.raises(ValueError, match="video.num_test_crops=2; use 1"):
+        overrides.apply_overrides(recipes.get("sample_video"), {"video.num_test_crops": 2})
+    with pytest.raises(ValueError, match="data.kind='audio' is not known"):
+        overrides.apply_overrides(recipes.get("sample"), {"data.kind": "audio"})

@@ -8,6 +8,7 @@ from official.layers import SqueezeExcite, StandardizedConv2D, StochasticDepth
 from official.layers.activations import ScaledActivation, SkipInitGain
 from official.layers.channel_shuffle import ChannelShuffle
 from official.layers.resize_like import ResizeLike
+from official.layers.self_gating import SelfGating
 from official.layers.split_attention import RadixPool, SplitAttention
 
 LAYERS = [
@@ -18,6 +19,7 @@ LAYERS = [
     (SkipInitGain, dict(initial_value=0.5), (2, 3)),
     (RadixPool, dict(radix=2), (1, 4, 4, 8)),
     (ChannelShuffle, dict(groups=4), (1, 2, 2, 8)),
+    (SelfGating, dict(), (2, 3, 4, 4, 8)),
 ]
 
 

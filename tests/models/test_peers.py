@@ -90,14 +90,3 @@ def test_attention_module_with_zero_mask_equals_its_trunk():
     x = np.random.default_rng(0).normal(size=(2, 16, 16, 32)).astype("float32")
     result, trunk = (np.asarray(t) for t in module(x))
     np.testing.assert_array_equal(result, trunk)
-
-
-def test_video_model_on_an_8_frame_clip():
-    model = models.get("resnetrs50_3d", num_classes=400, width_multiplier=0.25)
-    clip = np.random.default_rng(0).normal(size=(2, 8, 160, 160, 3)).astype("float32")
-    assert model(clip).shape == (2, 400)
-    features = keras.Model(model.input, model.get_layer("stage5_block3_out").output)
-    assert features(clip).shape == (2, 8, 5, 5, 512)  # no temporal striding
-    assert model.get_layer("stem_conv1").kernel.shape[:3] == (5, 3, 3)
-    assert model.get_layer("stage4_block1_conv1").kernel.shape[:3] == (3, 1, 1)
-    assert model.get_layer("stage3_block1_conv1").kernel.shape[:3] == (1, 1, 1)
