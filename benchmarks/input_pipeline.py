@@ -8,7 +8,15 @@ private threadpool of size 1), so the figures are per core. Variants, timed in a
   fused+RA     fused, then RandAugment N=2, M=10
 Prints the median images/second, the fused/full ratio and the share of time RandAugment adds.
 
-    python benchmarks/input_pipeline.py [--rounds 3] [--batches 6]
+Video row (docs/video.md): the Kinetics recipe's training clips (32 frames at stride 2, one
+224x224 crop of area 0.08-1 and aspect 0.5-2, flip) from SequenceExamples of 256x340 JPEG frames
+(the photos sliding sideways), on one tf.data thread: clips/s per core, the share of that time
+spent decoding (parse, sample, decode-and-crop of the 32 frames, without resize or
+normalization), and the 3D ResNet-RS-50 training step (batch 1, SGD) on one core of the same
+machine, alternating with the pipeline rounds; the ratio pipeline / model must be >= 1 for one
+core of input to keep one core of training fed.
+
+    python benchmarks/input_pipeline.py [--rounds 3] [--batches 6] [--rows image,video]
 """
 
 from __future__ import annotations
@@ -23,12 +31,14 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
-from official.data import preprocess, randaugment  # noqa: E402
+from official.benchmark import machine_description  # noqa: E402
+from official.data import preprocess, randaugment, video, video_record  # noqa: E402
 
 SIZES = [(500, 375), (500, 333), (375, 500), (640, 480), (800, 600)]  # ImageNet-like (w, h)
 
@@ -68,14 +78,7 @@ def images_per_second(iterator, batches: int, batch_size: int) -> float:
     return batches * batch_size / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--image_size", type=int, default=224)
-    parser.add_argument("--batch_size", type=int, default=128)
-    parser.add_argument("--batches", type=int, default=6, help="timed batches per round")
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-
+def image_rows(args) -> None:
     jpegs = make_jpegs()
     size = args.image_size
     variants = {
@@ -110,6 +113,131 @@ def main() -> None:
         f"RandAugment share of the time per image: {1 - with_ra / fused:.3f} "
         f"(target <= 0.50: it may at most halve the throughput)"
     )
+
+
+# ---- Video --------------------------------------------------------------------------------------
+def make_video_records(num_videos: int = 6, num_frames: int = 80) -> list[bytes]:
+    """SequenceExamples of 256x340 JPEG frames (quality 90): each photo sliding 3 px a frame."""
+    photos = [skdata.astronaut(), skdata.chelsea(), skdata.coffee(), skdata.rocket()]
+    records = []
+    for index in range(num_videos):
+        photo = np.asarray(Image.fromarray(photos[index % 4]).resize((340, 256), Image.BICUBIC))
+        frames = []
+        for t in range(num_frames):
+            buffer = io.BytesIO()
+            Image.fromarray(np.roll(photo, 3 * t, axis=1)).save(buffer, "JPEG", quality=90)
+            frames.append(buffer.getvalue())
+        records.append(video_record.encode_sequence_example(frames, index))
+    return records
+
+
+def video_rows(args) -> None:
+    from official import models
+    from official.configs import recipes
+
+    config = recipes.get("resnetrs50_3d_k400")
+    data, settings = config.data, config.video
+    data.dtype = "float32"  # this CPU trains in float32
+    size, frames, stride = data.image_size, settings.num_frames, settings.temporal_stride
+
+    def decode_only(record):
+        clip = video_record.parse_sequence_example(record)["frames"]
+        length = tf.shape(clip)[0]
+        offset = video.random_train_offset(length, frames, stride)
+        clip = tf.gather(clip, video.train_frame_indices(length, frames, stride, offset))
+        window = preprocess.random_window(
+            video.frame_shape(clip[0]),
+            size,
+            area_range=(data.crop_area_min, 1.0),
+            aspect_ratio_range=(settings.aspect_ratio_min, settings.aspect_ratio_max),
+            max_attempts=100,
+            padding=0,
+        )
+        return video.decode_frames(clip, lambda shape: window)
+
+    def full(record):
+        example = video_record.parse_sequence_example(record)
+        return video.train_clip(example["frames"], data, settings)
+
+    records = make_video_records()
+    batch = args.video_batch_size
+
+    def summed(fn):  # one scalar per clip: both variants end alike and batch whatever their shape
+        return lambda record: tf.reduce_sum(tf.cast(fn(record), tf.float32))
+
+    iterators = {
+        name: iter(pipeline(records, summed(fn), batch))
+        for name, fn in (("clips", full), ("decode", decode_only))
+    }
+
+    model = models.get(
+        "resnetrs50_3d", num_classes=400, input_shape=(frames, size, size, 3), **config.model.kwargs
+    )
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True)
+    clip = tf.random.uniform((1, frames, size, size, 3))
+    label = tf.constant([7])
+
+    @tf.function
+    def train_step():
+        with tf.GradientTape() as tape:
+            logits = model(clip, training=True)
+            loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=label, logits=logits)
+            )
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    for it in iterators.values():
+        images_per_second(it, 1, batch)
+    float(train_step())  # warm-up: tracing
+    rates = {"clips": [], "decode": [], "model": []}
+    for _ in range(args.rounds):
+        for name, it in iterators.items():
+            rates[name].append(images_per_second(it, args.video_batches, batch))
+        start = time.perf_counter()
+        for _ in range(args.model_steps):
+            float(train_step())
+        rates["model"].append(args.model_steps / (time.perf_counter() - start))
+
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    print(
+        f"video: {len(records)} SequenceExamples of 80 JPEG frames 256x340; clips of {frames} "
+        f"frames (stride {stride}) cropped to {size}x{size}; batch {batch}; {args.rounds} rounds"
+    )
+    print(
+        f"pipeline      {median['clips']:8.3f} clips/s/core "
+        f"(min {min(rates['clips']):.3f}, max {max(rates['clips']):.3f})"
+    )
+    print(f"decoding share of the pipeline's time: {median['clips'] / median['decode']:.3f}")
+    print(
+        f"model step    {median['model']:8.3f} clips/s/core (resnetrs50_3d, batch 1, SGD; "
+        f"min {min(rates['model']):.3f}, max {max(rates['model']):.3f})"
+    )
+    ratio = median["clips"] / median["model"]
+    print(f"ratio pipeline / model step: {ratio:.1f} (target >= 1: one core feeds one core)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image_size", type=int, default=224)
+    parser.add_argument("--batch_size", type=int, default=128)
+    parser.add_argument("--batches", type=int, default=6, help="timed batches per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rows", default="image,video", help="image, video or both")
+    parser.add_argument("--video_batch_size", type=int, default=4)
+    parser.add_argument("--video_batches", type=int, default=3, help="timed batches per round")
+    parser.add_argument("--model_steps", type=int, default=1, help="timed steps per round")
+    args = parser.parse_args()
+    # The model step runs on one core like the pipeline (its own one-thread pool).
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    print(machine_description())
+    rows = args.rows.split(",")
+    if "image" in rows:
+        image_rows(args)
+    if "video" in rows:
+        video_rows(args)
 
 
 if __name__ == "__main__":

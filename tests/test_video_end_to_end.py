@@ -10,12 +10,15 @@ import subprocess
 import sys
 import time
 
+import av
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl import flags
 
+from official import predict
 from official.configs import overrides, recipes
-from official.data import tfrecord, video, video_record, video_samples
+from official.data import tfrecord, video, video_files, video_record, video_samples
 from official.training import loop, video_eval
 from official.training.strategy import get_strategy
 
@@ -87,8 +90,20 @@ def _train_cmd(model_dir, data_dir, epochs):
     ]
 
 
+def _write_video(path, frames, fps=10):
+    """An MPEG-4 video in an AVI container, written with PyAV's encoder."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], "yuv420p"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
 def test_killed_sample_video_run_resumes_then_exports_a_model_that_answers_clips(
-    clips_dir, tmp_path
+    clips_dir, tmp_path, capsys
 ):
     model_dir = tmp_path / "run"
     cmd = _train_cmd(model_dir, clips_dir, 2)  # 12 steps, a checkpoint every 3
@@ -133,6 +148,24 @@ def test_killed_sample_video_run_resumes_then_exports_a_model_that_answers_clips
     views = video.eval_views(frames, 32, config.video)[None]
     expected = video_eval.view_averaged_probabilities(model, views)
     np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-4, atol=1e-5)
+
+    # official.predict on a video file: PyAV decodes it, the export answers.
+    video_path = tmp_path / "clip.avi"
+    _write_video(video_path, decoded.numpy().astype(np.uint8))
+    from_file = video_files.read_video(str(video_path))[0]
+    assert len(from_file) == len(frames)
+    expected = served.signatures["serving_default"](frames=tf.constant([from_file]))
+    flags.FLAGS(["predict", f"--model={export_dir}", "--top_k=3"])
+    try:
+        predict.main(["predict", str(video_path)])
+    finally:
+        flags.FLAGS.unparse_flags()
+    printed = capsys.readouterr().out.strip()
+    names = [n.decode() for n in expected["class_names"][0, :3].numpy()]
+    scores = expected["scores"][0, :3].numpy()
+    assert printed == f"{video_path}: " + ", ".join(
+        f"{n} {p:.4f}" for n, p in zip(names, scores, strict=True)
+    )
 
     warmup = export_dir / "assets.extra" / "tf_serving_warmup_requests"
     from tensorflow_serving.apis import prediction_log_pb2

@@ -54,7 +54,7 @@ def eval_frame_indices(length, num_frames: int, stride: int, num_clips: int) -> 
 
 
 # ---- Spatial ------------------------------------------------------------------------------------
-def _frame_shape(frame: tf.Tensor) -> tf.Tensor:
+def frame_shape(frame: tf.Tensor) -> tf.Tensor:
     """[height, width, channels] of an encoded frame, from the JPEG header when it is one."""
     return tf.cond(
         tf.io.is_jpeg(frame),
@@ -63,7 +63,7 @@ def _frame_shape(frame: tf.Tensor) -> tf.Tensor:
     )
 
 
-def _decode(frames: tf.Tensor, window_fn) -> tf.Tensor:
+def decode_frames(frames: tf.Tensor, window_fn) -> tf.Tensor:
     """Decodes the window of every frame of [T] encoded frames: uint8 [T, h, w, 3]."""
     return tf.map_fn(
         lambda f: preprocess.decode_and_crop(f, window_fn),
@@ -110,7 +110,7 @@ def train_clip(frames: tf.Tensor, config: DataConfig, video: VideoConfig, seed=N
     )
     # One window for the clip (all frames of a video have the size of the first).
     window = preprocess.random_window(
-        _frame_shape(clip[0]),
+        frame_shape(clip[0]),
         size,
         area_range=(config.crop_area_min, 1.0),
         aspect_ratio_range=(video.aspect_ratio_min, video.aspect_ratio_max),
@@ -118,7 +118,7 @@ def train_clip(frames: tf.Tensor, config: DataConfig, video: VideoConfig, seed=N
         min_object_covered=min(0.1, config.crop_area_min),
         padding=0,
     )
-    clip = tf.image.resize(_decode(clip, lambda shape: window), [size, size])
+    clip = tf.image.resize(decode_frames(clip, lambda shape: window), [size, size])
     if video.random_flip:
         flip = tf.random.uniform([], seed=seed) < 0.5
         clip = tf.cond(flip, lambda: tf.reverse(clip, axis=[2]), lambda: clip)
@@ -135,7 +135,7 @@ def eval_views(frames: tf.Tensor, size: int, video: VideoConfig, dtype=tf.float3
     indices = eval_frame_indices(length, video.num_frames, video.temporal_stride, clips)
     frames = tf.gather(frames, tf.reshape(indices, [-1]))
     if frames.dtype == tf.string:
-        frames = _decode(frames, lambda shape: (0, 0, shape[0], shape[1]))
+        frames = decode_frames(frames, lambda shape: (0, 0, shape[0], shape[1]))
     frames = resize_smallest(tf.cast(frames, tf.float32), max(video.min_image_size, size))
     height, width = tf.shape(frames)[1], tf.shape(frames)[2]
     crops = [
