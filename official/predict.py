@@ -91,6 +91,17 @@ class Classifier:
         return [(self.names[i], float(probabilities[i])) for i in order]
 
 
+def classify_file(classify: Classifier, path: str, fps: float = 0.0) -> list[tuple[str, float]]:
+    """The top classes of an image file, or of a video file (decoded with PyAV at `fps`, 0: every
+    frame, and classified by a video export)."""
+    from official.data import video_files
+
+    if video_files.is_video_path(path):
+        return classify.clip(video_files.read_video(path, fps)[0])
+    with open(path, "rb") as f:
+        return classify(f.read())
+
+
 def main(argv):
     paths = argv[1:]
     if not FLAGS.model or not paths:
@@ -104,17 +115,11 @@ def main(argv):
         sys.exit(2)
     import tensorflow as tf
 
-    from official.data import video_files
-
     classify = Classifier(FLAGS.model, FLAGS.top_k, FLAGS.image_size, FLAGS.labels)
     skipped = []
     for path in list_files(paths):
         try:
-            if video_files.is_video_path(path):
-                top = classify.clip(video_files.read_video(path, FLAGS.fps)[0])
-            else:
-                with open(path, "rb") as f:
-                    top = classify(f.read())
+            top = classify_file(classify, path, FLAGS.fps)
         except (OSError, ValueError, tf.errors.InvalidArgumentError) as e:
             reason = e.message.splitlines()[0] if hasattr(e, "message") else str(e)
             skipped.append((path, reason))

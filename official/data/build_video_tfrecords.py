@@ -18,6 +18,7 @@ fails only when nothing could be read.
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing
 import os
 import random
@@ -25,17 +26,24 @@ import sys
 
 from absl import app, flags
 
-flags.DEFINE_string("input_dir", None, "Root of the <split>/<class>/<video> tree.", required=True)
-flags.DEFINE_string("output_dir", None, "Where the shards and labels.json go.", required=True)
-flags.DEFINE_list("splits", ["train", "validation"], "Split folders to convert (those present).")
-flags.DEFINE_float("fps", 0.0, "Frames per second to keep (0: every frame of the source).")
-flags.DEFINE_integer("short_side", 256, "Frames are resized to this shorter side (0: kept).")
-flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality of the stored frames.")
-flags.DEFINE_integer("train_shards", 1024, "Shards for the train split.")
-flags.DEFINE_integer("validation_shards", 64, "Shards for every other split.")
-flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Processes decoding videos.")
-flags.DEFINE_integer("seed", 0, "Seed of the train order (shards mix classes).")
-FLAGS = flags.FLAGS
+
+def define_flags() -> None:
+    """The CLI's flags, defined only when run as a program (so that importing this module next to
+    the image converter, which defines flags of the same names, works)."""
+    flags.DEFINE_string(
+        "input_dir", None, "Root of the <split>/<class>/<video> tree.", required=True
+    )
+    flags.DEFINE_string("output_dir", None, "Where the shards and labels.json go.", required=True)
+    flags.DEFINE_list(
+        "splits", ["train", "validation"], "Split folders to convert (those present)."
+    )
+    flags.DEFINE_float("fps", 0.0, "Frames per second to keep (0: every frame of the source).")
+    flags.DEFINE_integer("short_side", 256, "Frames are resized to this shorter side (0: kept).")
+    flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality of the stored frames.")
+    flags.DEFINE_integer("train_shards", 1024, "Shards for the train split.")
+    flags.DEFINE_integer("validation_shards", 64, "Shards for every other split.")
+    flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Processes decoding videos.")
+    flags.DEFINE_integer("seed", 0, "Seed of the train order (shards mix classes).")
 
 
 def scan_split(split_dir: str, classes: list[str]) -> list[tuple[str, int]]:
@@ -118,8 +126,13 @@ def convert(
         from tqdm import tqdm
 
         bar = tqdm(total=sum(len(i) for i in splits.values()), unit="video", file=sys.stderr)
-    with multiprocessing.get_context("spawn").Pool(max(1, num_workers)) as pool:
-        results = pool.imap(_write_shard, [task for _, task in tasks])
+    with contextlib.ExitStack() as stack:
+        mapper = map  # one worker: in this process
+        if num_workers > 1:
+            mapper = stack.enter_context(
+                multiprocessing.get_context("spawn").Pool(num_workers)
+            ).imap
+        results = mapper(_write_shard, [task for _, task in tasks])
         for (split, _), (done, seen, failed) in zip(tasks, results, strict=True):
             written[split] += done
             failures.extend(failed)
@@ -141,6 +154,7 @@ def summarize(failures: list[tuple[str, str]]) -> str:
 
 def main(argv):
     del argv
+    FLAGS = flags.FLAGS
     first = os.path.join(FLAGS.input_dir, FLAGS.splits[0])
     if not os.path.isdir(first):
         raise app.UsageError(f"--input_dir has no {FLAGS.splits[0]!r} folder: {first}")
@@ -175,4 +189,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

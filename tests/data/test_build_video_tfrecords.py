@@ -1,13 +1,19 @@
 """The clip converter on real videos written with PyAV's own encoder, frame folders and broken
 files; frame-rate resampling against a hand computation."""
 
+import os
+import subprocess
+import sys
+
 import av
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
-from official.data import build_video_tfrecords, tfrecord, video_files, video_record
+from official.data import tfrecord, video_files, video_record
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _write_video(path, num_frames, fps, height=36, width=48):
@@ -76,20 +82,22 @@ def test_converter_writes_good_videos_and_skips_broken_ones_with_reasons(tmp_pat
     (raw / "train/jump/notes.mp4").write_text("a text file, not a video\n" * 20)
 
     classes = ["jump", "run"]
-    splits = {
-        "train": build_video_tfrecords.scan_split(str(raw / "train"), classes),
-        "validation": build_video_tfrecords.scan_split(str(raw / "validation"), classes),
-    }
-    written, failures = build_video_tfrecords.convert(
-        splits,
-        classes,
-        str(tmp_path / "out"),
-        {"train": 2, "validation": 1},
-        fps=10,
-        short_side=24,
-        progress=False,
-    )
-    assert written == {"train": 4, "validation": 1}
+    command = [
+        sys.executable,
+        "-m",
+        "official.data.build_video_tfrecords",
+        f"--input_dir={raw}",
+        f"--output_dir={tmp_path / 'out'}",
+        "--fps=10",
+        "--short_side=24",
+        "--train_shards=2",
+        "--validation_shards=1",
+        "--num_workers=1",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"wrote train 4, validation 1 clips of 2 classes to {tmp_path / 'out'}"
     # Frames at 10 fps: duration x 10; the frame folder keeps its 6 frames. Short side 24:
     # 36 x 48 -> 24 x 32, 30 x 40 -> 24 x 32.
     assert _read(tmp_path / "out", "train") == {
@@ -101,15 +109,16 @@ def test_converter_writes_good_videos_and_skips_broken_ones_with_reasons(tmp_pat
     assert _read(tmp_path / "out", "validation") == {"d.mp4": (0, "jump", 5, (24, 32, 3))}
     assert tfrecord.read_labels(str(tmp_path / "out" / tfrecord.LABELS_FILE)) == classes
 
-    reasons = {path.rsplit("/", 1)[1]: reason for path, reason in failures}
+    # "skipped 3: <count> x <reason>; ..." then "  <path>: <reason>" for each.
+    reasons = dict(line.strip().split(": ", 1) for line in lines[2:])
+    reasons = {path.rsplit("/", 1)[1]: reason for path, reason in reasons.items()}
     assert reasons.keys() == {"empty.mp4", "truncated.mp4", "notes.mp4"}
     assert reasons["empty.mp4"].startswith("InvalidDataError")
     assert reasons["notes.mp4"].startswith("InvalidDataError")
     # Half an MP4: FFmpeg finds the header broken, or no stream index (it sits at the end).
     assert reasons["truncated.mp4"].startswith(("InvalidDataError", "no video stream"))
-    lines = build_video_tfrecords.summarize(failures).splitlines()
     invalid = sum(r.startswith("InvalidDataError") for r in reasons.values())
-    assert lines[0].startswith(f"skipped 3: {invalid} x InvalidDataError") and len(lines) == 4
+    assert lines[1].startswith(f"skipped 3: {invalid} x InvalidDataError") and len(lines) == 5
 
 
 def test_frame_order_and_a_broken_frame_rejects_the_folder(tmp_path):
