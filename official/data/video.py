@@ -120,7 +120,7 @@ def train_clip(frames: tf.Tensor, config: DataConfig, video: VideoConfig, seed=N
     )
     clip = tf.image.resize(decode_frames(clip, lambda shape: window), [size, size])
     if video.random_flip:
-        flip = tf.random.uniform([], seed=seed) < 0.5
+        flip = tf.random.uniform([], seed=None if seed is None else seed + 1) < 0.5
         clip = tf.cond(flip, lambda: tf.reverse(clip, axis=[2]), lambda: clip)
     clip = preprocess.normalize(clip, config.dtype)
     clip.set_shape([video.num_frames, size, size, 3])
