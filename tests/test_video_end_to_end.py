@@ -24,7 +24,10 @@ from official.training.strategy import get_strategy
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 120 clips: 96 train, 24 validation; batch 16 -> 6 steps an epoch.
 SMALL = {"train.steps_per_loop": 3, "data.train_batch_size": 16, "data.eval_batch_size": 8}
-SMALL.update({"train.num_train_images": 96, "train.eval_every_epochs": 0.0})
+# Evaluation only at the end (train_and_eval always evaluates after the last step).
+SMALL.update(
+    {"train.num_train_images": 96, "train.eval_every_epochs": None, "train.eval_every_steps": 99}
+)
 
 
 @pytest.fixture(scope="module")

@@ -306,7 +306,7 @@ def resnetrs50_3d_k400() -> ExperimentConfig:
     Nesterov 0.9 at lr 0.8 (0.2 * 1024 / 256) cosine over 73,682 steps after 1,050 linear warmup
     steps, L2 4e-5 in the loss, label smoothing 0.1, EMA 0.9999 of every weight, BN momentum 0
     and eps 1e-5, SE 0.25, stochastic depth 0.1, dropout 0.5, bfloat16; eval 10 clips x 3
-    crops at 256. Steps are given as epochs of the 215,570 clips: 73,682 and 1,050 exactly."""
+    crops at 256. The warmup is given in epochs of the 215,570 clips: 1,050 steps exactly."""
     return ExperimentConfig(
         model=ModelConfig(
             name="resnetrs50_3d",
@@ -356,10 +356,12 @@ def resnetrs50_3d_k400() -> ExperimentConfig:
             ema_decay=0.9999,
         ),
         train=TrainConfig(
-            epochs=73_682 * K400_BATCH / K400_TRAIN_CLIPS,
+            epochs=None,
+            train_steps=73_682,
             num_train_images=K400_TRAIN_CLIPS,
             steps_per_loop=500,
-            eval_every_epochs=500 * K400_BATCH / K400_TRAIN_CLIPS,
+            eval_every_epochs=None,
+            eval_every_steps=500,
         ),
         runtime=RuntimeConfig(strategy="tpu", precision="bfloat16"),
     )

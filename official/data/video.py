@@ -187,6 +187,8 @@ def build_dataset(
         return clip, example["label"]
 
     dataset = pipeline.record_dataset(split, config, input_context, training)
+    if not training and config.num_eval_images:  # the first num_eval_images videos
+        dataset = dataset.take(pipeline._pipeline_share(config.num_eval_images, input_context))
     if config.cache:
         dataset = dataset.cache()
     if training:

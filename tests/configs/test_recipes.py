@@ -182,7 +182,7 @@ def test_kinetics_recipe_values_equal_the_official_file():
     assert (o.weight_decay, o.weight_decay_type, o.label_smoothing) == (4e-5, "l2", 0.1)
     assert o.ema_decay == 0.9999 and c.runtime.precision == "bfloat16"
     assert optimizer.peak_learning_rate(o, 1024) == pytest.approx(0.8)
-    assert c.train.train_steps(1024) == 73_682
+    assert c.train.total_steps(1024) == 73_682 and c.train.eval_interval(1024) == 500
     assert round(o.warmup_epochs * c.train.steps_per_epoch(1024)) == 1_050
 
 
@@ -190,7 +190,7 @@ def test_kinetics_learning_rate_at_the_milestones():
     c = recipes.get("resnetrs50_3d_k400")
     steps, warmup = 73_682, 1_050
     schedule = optimizer.learning_rate_schedule(
-        c.optimizer, 1024, c.train.steps_per_epoch(1024), c.train.train_steps(1024)
+        c.optimizer, 1024, c.train.steps_per_epoch(1024), c.train.total_steps(1024)
     )
     assert float(schedule(0)) == 0.0
     assert float(schedule(warmup // 2)) == pytest.approx(0.8 * 525 / 1050, rel=1e-5)
