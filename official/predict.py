@@ -22,12 +22,18 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("model", None, "A SavedModel version directory or a .keras file.")
-flags.DEFINE_integer("top_k", 5, "Classes to print per image.")
-flags.DEFINE_integer("image_size", 224, ".keras models: the eval input size.")
-flags.DEFINE_string("labels", None, ".keras models: labels.json (index -> class name).")
-flags.DEFINE_bool("json", False, "One JSON object per image instead of text.")
-flags.DEFINE_float("fps", 0.0, "Video files: frames per second fed to the model (0: source's).")
+
+def define_flags() -> None:
+    """Defined only when run as a program, so importing this module (tests, train.py) cannot
+    clash with the training flags of the same name (--image_size)."""
+    flags.DEFINE_string("model", None, "A SavedModel version directory or a .keras file.")
+    flags.DEFINE_integer("top_k", 5, "Classes to print per image.")
+    flags.DEFINE_integer("image_size", 224, ".keras models: the eval input size.")
+    flags.DEFINE_string("labels", None, ".keras models: labels.json (index -> class name).")
+    flags.DEFINE_bool("json", False, "One JSON object per image instead of text.")
+    flags.DEFINE_float("fps", 0.0, "Video files: frames per second fed to the model (0: source's).")
+
+
 FLAGS = flags.FLAGS
 
 
@@ -140,4 +146,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

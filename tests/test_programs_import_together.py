@@ -1,0 +1,26 @@
+"""Every program module imports into one process: pytest collects them all at once, and a flag
+defined at import time by two of them (absl's DuplicateFlagError) stopped the whole suite once."""
+
+import importlib
+
+import pytest
+
+PROGRAMS = [
+    "official.train",
+    "official.export",
+    "official.export_video",
+    "official.benchmark",
+    "official.scaling",
+    "official.pseudo_label",
+    "official.predict",
+    "official.data.build_tfrecords",
+    "official.data.build_video_tfrecords",
+    "official.training.continuous_eval",
+]
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_program_imports_alongside_the_others(name):
+    for other in PROGRAMS:
+        importlib.import_module(other)
+    assert importlib.import_module(name).__name__ == name
