@@ -22,7 +22,7 @@ import tensorflow as tf
 from official import models
 from official.configs.config import ExperimentConfig
 from official.data import pipeline, video
-from official.training import agc, ema, finetune, losses, optimizer, video_eval
+from official.training import ema, finetune, losses, optimizer, replica_gradients, video_eval
 
 log = logging.getLogger("official.train")
 
@@ -50,7 +50,8 @@ def load_teacher(path: str):
         return lambda images: teacher(images, training=False)
     loaded = tf.saved_model.load(path)
     if hasattr(loaded, "serve"):
-        return loaded.serve
+        # The closure keeps `loaded` alive: its variables are freed with it.
+        return lambda images: loaded.serve(images)
     raise ValueError(
         f"train.teacher={path!r}: a .keras file or a SavedModel with a `serve` endpoint."
     )
@@ -171,10 +172,13 @@ class Trainer:
                 )
             scaled = self.optimizer.scale_loss(loss) if self.loss_scale else loss
         grads = tape.gradient(scaled, variables)
+        # Both need the whole global batch's gradient (docs/REFERENCE.md §2.7).
         if config.optimizer.agc_clip:
-            grads = agc.adaptive_clip_gradients(
+            grads = replica_gradients.clip_summed_gradients(
                 grads, variables, config.optimizer.agc_clip, skip=is_classifier
             )
+        elif self.loss_scale:
+            grads = replica_gradients.agree_on_finiteness(grads)
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         if self.ema is not None:
             self.ema.update()
@@ -199,6 +203,8 @@ class Trainer:
         """Sets every replica-local variable to its mean over the replicas. The moving averages
         are linear in the batch statistics, so one mean per loop equals a mean every step."""
         variables = self._replica_local_variables()
+        if not variables:  # e.g. a normalizer-free network without EMA
+            return
         context = tf.distribute.get_replica_context()
         means = context.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.identity(v) for v in variables])
         for variable, mean in zip(variables, means, strict=True):

@@ -1,0 +1,84 @@
+"""Knowledge distillation in the training loop (docs/REFERENCE.md §2.7): the loss of a step equals
+mean((1 - w) * CE_smoothed(y, s) + w * T^2 * CE(softmax(t / T), softmax(s / T))), computed here
+in NumPy from the student's and the teacher's logits, for a `.keras` and a SavedModel teacher."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official import models
+from official.configs import overrides, recipes
+from official.data import pipeline
+from official.training import loop
+from official.training.strategy import get_strategy
+
+WEIGHT, TEMPERATURE, SMOOTHING, CLASSES = 0.3, 4.0, 0.1, 10
+
+
+def log_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def expected_loss(student, teacher, labels, weight, temperature):
+    target = np.eye(CLASSES)[labels] * (1 - SMOOTHING) + SMOOTHING / CLASSES
+    hard = -(target * log_softmax(student)).sum(axis=1)
+    soft_target = np.exp(log_softmax(teacher / temperature))
+    soft = -(soft_target * log_softmax(student / temperature)).sum(axis=1)
+    return float(np.mean((1 - weight) * hard + weight * temperature**2 * soft))
+
+
+@pytest.fixture(scope="module")
+def teacher_files(tmp_path_factory):
+    """One teacher network, saved both ways; returns (its paths, the network)."""
+    keras.utils.set_random_seed(5)
+    teacher = models.get(
+        "resnet18", width_multiplier=0.25, num_classes=CLASSES, input_shape=(32, 32, 3)
+    )
+    rng = np.random.default_rng(5)
+    for layer in teacher.layers:  # a teacher with an opinion: non-zero residual branches
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.gamma.assign(rng.uniform(0.5, 1.5, layer.gamma.shape))
+    root = tmp_path_factory.mktemp("teacher")
+    teacher.save(root / "teacher.keras")
+    teacher.export(str(root / "saved_model"), format="tf_saved_model", verbose=False)
+    return {"keras": str(root / "teacher.keras"), "saved_model": str(root / "saved_model")}, teacher
+
+
+@pytest.mark.parametrize("teacher_format", ["keras", "saved_model"])
+def test_step_loss_equals_the_distillation_formula(
+    teacher_format, teacher_files, sample_dir, tmp_path
+):
+    paths, teacher = teacher_files
+    config = recipes.get("sample")
+    config.data.data_dir = sample_dir
+    kwargs = {**config.model.kwargs, "dropout_rate": 0.0}
+    overrides.apply_overrides(
+        config,
+        {
+            "model.kwargs": kwargs,
+            "data.train_batch_size": 8,
+            "data.shuffle_buffer": 64,
+            "optimizer.label_smoothing": SMOOTHING,
+            "train.teacher": paths[teacher_format],
+            "train.distillation_weight": WEIGHT,
+            "train.distillation_temperature": TEMPERATURE,
+        },
+    )
+    trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path))
+    images, labels = next(iter(pipeline.build_dataset("train", config.data)))
+    # The logits the step will see: the student in training mode (batch statistics; no dropout
+    # or stochastic depth in this config), the teacher in inference mode.
+    student = np.asarray(trainer.model(images, training=True), np.float64)
+    teacher_logits = np.asarray(teacher(images, training=False), np.float64)
+    labels = labels.numpy()
+    expected = expected_loss(student, teacher_logits, labels, WEIGHT, TEMPERATURE)
+
+    dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    loss = trainer.train_loop(iter(dataset), 1).loss
+    assert loss == pytest.approx(expected, rel=1e-5)
+    # The weight and the temperature both matter at these values: ignoring either would be seen.
+    for weight, temperature in ((0.0, TEMPERATURE), (WEIGHT, 1.0)):
+        other = expected_loss(student, teacher_logits, labels, weight, temperature)
+        assert abs(other - expected) > 1e-2 * expected
