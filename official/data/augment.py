@@ -1,5 +1,5 @@
 """Augmentations other than RandAugment: the Bag-of-Tricks colour jitter and PCA lighting
-(per image, SPEC 2.1), and mixup / CutMix (per batch, through Keras 3's own layers)."""
+(per image, SPEC 2.1), and mixup / CutMix (per batch)."""
 
 from __future__ import annotations
 
@@ -33,32 +33,74 @@ def pca_lighting(image: tf.Tensor, std: float = 0.1) -> tf.Tensor:
     return tf.clip_by_value(image + rgb, 0.0, 255.0)
 
 
+def cutmix(images: tf.Tensor, labels: tf.Tensor, alpha: float, seed: int | None = None):
+    """CutMix (Yun et al. 2019), per sample: lambda ~ Beta(alpha, alpha); a box of sides
+    int(sqrt(1 - lambda) * H) x int(sqrt(1 - lambda) * W) centred on a uniform random pixel and
+    clipped to the image takes the pixels of another image of the batch (a random permutation);
+    the labels mix with the area fractions the box actually leaves and takes, as the authors'
+    code does after clipping (so label weights equal pixel proportions exactly).
+
+    Written here rather than with keras.layers.CutMix, whose label weight comes from the
+    unrounded box (off by up to a row and a column of pixels) and whose Beta parameter is itself
+    drawn from [0, factor] instead of being alpha (docs/REFERENCE.md §2.7)."""
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    seeds = [None] * 5 if seed is None else [seed + i for i in range(5)]
+    a = tf.random.gamma([batch], alpha, seed=seeds[0])
+    b = tf.random.gamma([batch], alpha, seed=seeds[1])
+    lam = a / tf.maximum(a + b, 1e-12)
+    ratio = tf.sqrt(1.0 - lam)
+    cut_h = tf.cast(ratio * tf.cast(height, tf.float32), tf.int32)
+    cut_w = tf.cast(ratio * tf.cast(width, tf.float32), tf.int32)
+    cy = tf.random.uniform([batch], 0, height, tf.int32, seed=seeds[2])
+    cx = tf.random.uniform([batch], 0, width, tf.int32, seed=seeds[3])
+    y0 = tf.clip_by_value(cy - cut_h // 2, 0, height)
+    y1 = tf.clip_by_value(cy + cut_h // 2, 0, height)
+    x0 = tf.clip_by_value(cx - cut_w // 2, 0, width)
+    x1 = tf.clip_by_value(cx + cut_w // 2, 0, width)
+    rows = tf.range(height)[None, :, None]
+    cols = tf.range(width)[None, None, :]
+    inside = (
+        (rows >= y0[:, None, None])
+        & (rows < y1[:, None, None])
+        & (cols >= x0[:, None, None])
+        & (cols < x1[:, None, None])
+    )
+    order = tf.random.shuffle(tf.range(batch), seed=seeds[4])
+    mixed = tf.where(inside[..., None], tf.gather(images, order), images)
+    taken = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / tf.cast(height * width, tf.float32)
+    kept = tf.cast(1.0 - taken, labels.dtype)[:, None]
+    return mixed, kept * labels + (1.0 - kept) * tf.gather(labels, order)
+
+
 def batch_mixer(mixup_alpha: float, cutmix_alpha: float, seed: int | None = None):
     """A function (images, one_hot_labels) -> mixed batch, or None when both are off.
 
-    mixup: Keras 3's MixUp (a per-sample Beta(alpha, alpha) weight). CutMix: Keras 3's CutMix with
-    `factor=cutmix_alpha`. With both on, each batch uses one of them, chosen with probability 1/2
-    (as timm's Mixup with switch_prob 0.5).
+    mixup: Keras 3's MixUp (a per-sample Beta(alpha, alpha) weight, the same for the image and
+    its label). CutMix: `cutmix` above with alpha = cutmix_alpha. With both on, each batch uses
+    one of them, chosen with probability 1/2 (as timm's Mixup with switch_prob 0.5).
     """
-    layers = []
+    mixers = []
     if mixup_alpha > 0:
-        layers.append(keras.layers.MixUp(alpha=mixup_alpha, seed=seed))
+        layer = keras.layers.MixUp(alpha=mixup_alpha, seed=seed)
+
+        def mixup(images, labels):
+            out = layer({"images": images, "labels": labels}, training=True)
+            return tf.cast(out["images"], images.dtype), tf.cast(out["labels"], labels.dtype)
+
+        mixers.append(mixup)
     if cutmix_alpha > 0:
-        layers.append(keras.layers.CutMix(factor=cutmix_alpha, seed=seed))
-    if not layers:
+        mixers.append(lambda images, labels: cutmix(images, labels, cutmix_alpha, seed))
+    if not mixers:
         return None
 
-    def apply(layer, images, labels):
-        out = layer({"images": images, "labels": labels}, training=True)
-        return tf.cast(out["images"], images.dtype), tf.cast(out["labels"], labels.dtype)
-
     def mix(images, labels):
-        if len(layers) == 1:
-            return apply(layers[0], images, labels)
+        if len(mixers) == 1:
+            return mixers[0](images, labels)
         return tf.cond(
             tf.random.uniform([]) < 0.5,
-            lambda: apply(layers[0], images, labels),
-            lambda: apply(layers[1], images, labels),
+            lambda: mixers[0](images, labels),
+            lambda: mixers[1](images, labels),
         )
 
     return mix
