@@ -242,6 +242,15 @@ def main(argv):
         print(f"error: {params} not found: --model_dir must be a training run.", file=sys.stderr)
         sys.exit(2)
     config = overrides.load_config(params)
+    if FLAGS.checkpoint and not tf.io.gfile.exists(f"{FLAGS.checkpoint}.index"):
+        state = tf.train.get_checkpoint_state(FLAGS.model_dir)
+        names = [os.path.basename(p) for p in state.all_model_checkpoint_paths] if state else []
+        print(
+            f"error: --checkpoint={FLAGS.checkpoint}: no such checkpoint; {FLAGS.model_dir} has "
+            f"{', '.join(names) or 'none'}.",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     from official.training import loop
 
     trainer = loop.Trainer(config, tf.distribute.get_strategy(), FLAGS.model_dir)

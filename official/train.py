@@ -197,7 +197,7 @@ def main(argv):
 
     try:
         results = run(config, model_dir, FLAGS.mode, FLAGS.export_dir)
-    except (TrainingDiverged, RuntimeError, FileNotFoundError) as e:
+    except (TrainingDiverged, RuntimeError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
     if "top1" in results:

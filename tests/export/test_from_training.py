@@ -91,26 +91,3 @@ def test_predict_cli_prints_a_row_per_image_and_skips_non_images(trained, tmp_pa
     row = json.loads(as_json.stdout.strip())
     assert row["file"].endswith("cat.jpg") and len(row["top"]) == 2
     assert 0 <= row["top"][0]["probability"] <= 1
-
-
-def test_export_cli_from_a_model_dir(trained, tmp_path):
-    from official.configs.overrides import save_yaml
-
-    save_yaml(trained.config, os.path.join(trained.model_dir, "params.yaml"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "official.export",
-        f"--model_dir={trained.model_dir}",
-        f"--export_dir={tmp_path / 'served'}",
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "saved_model_cli show --dir" in result.stdout and "curl" in result.stdout
-    assert os.path.exists(tmp_path / "served" / "1" / "saved_model.pb")
-    first = trained.manager.checkpoints[0]
-    result = subprocess.run(
-        cmd + [f"--checkpoint={first}"], capture_output=True, text=True, cwd=ROOT, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert os.path.exists(tmp_path / "served" / "2" / "saved_model.pb")
