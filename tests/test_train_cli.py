@@ -75,6 +75,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_two_processes_train_to_identical_weights(sample_dir, tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
@@ -111,47 +112,115 @@ def test_multi_worker_two_processes_train_to_identical_weights(sample_dir, tmp_p
         np.testing.assert_array_equal(a[name], b[name], name)
 
 
-def test_killed_run_resumes_to_the_same_step_without_losing_a_checkpoint(sample_dir, tmp_path):
-    """SIGKILL mid-run, then the same command again.
+@pytest.fixture(scope="module")
+def symmetric_digits(tmp_path_factory):
+    """32 digits made left-right symmetric (averaged with their mirror image), upscaled 4x by
+    repetition and stored as PNG: lossless, so every decoded image equals its own flip."""
+    from sklearn.datasets import load_digits
 
-    The resumed run cannot end with bit-identical weights to an uninterrupted one: the input
-    pipeline's position, shuffle buffer and augmentation random state are not checkpointed
-    (for ImageNet the shuffle buffer alone would be gigabytes per checkpoint), so after a resume
-    the model sees a different order of images. What must hold, and is tested: it restarts from
-    the last checkpoint written before the kill, ends at the same step count as an
-    uninterrupted run, and no checkpoint that existed is lost or corrupted.
-    """
-    model_dir = tmp_path / "run"
-    cmd = train_cmd(model_dir, sample_dir, {"train.epochs": 6}, "--mode=train")
-    total = int(np.ceil(6 * 1437 / 32))  # 270
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    from official.data import tfrecord
+
+    digits = load_digits()
+    root = tmp_path_factory.mktemp("symmetric")
+    records = []
+    for index in range(32):
+        image = (digits.images[index] + digits.images[index][:, ::-1]) * (255.0 / 32.0)
+        image = np.repeat(np.repeat(np.round(image).astype(np.uint8), 4, 0), 4, 1)
+        png = tf.io.encode_png(np.repeat(image[..., None], 3, axis=2)).numpy()
+        label = int(digits.target[index]) + 1
+        records.append(tfrecord.encode_example(png, label, height=32, width=32, image_format="PNG"))
+    for split in ("train", "validation"):
+        tfrecord.write_shard(str(root / tfrecord.shard_name(split, 0, 1)), records)
+    # One set of initial weights for every run below (train.init_weights), so that the runs do
+    # not depend on how each process seeds its initializers.
+    from official import models
+    from official.configs import recipes
+
+    kwargs = {**recipes.get("sample").model.kwargs, "dropout_rate": 0.0}
+    models.get("resnetrs50", num_classes=10, **kwargs).save(root / "init.keras")
+    return str(root)
+
+
+# Batch = the whole 32-image set read in file order (shuffle buffer 1), full-image crops of
+# mirror-symmetric images, no dropout: every batch holds the same pixels in the same order
+# whatever the random flips, so a resumed run (whose input pipeline starts over) sees exactly
+# the data of an uninterrupted one, and the two can be compared to float rounding.
+RESUMABLE = {
+    "data.train_batch_size": 32,
+    "data.crop_area_min": 1.0,
+    "data.shuffle_buffer": 1,
+    "model.kwargs": {"dropout_rate": 0.0},
+    "train.num_train_images": 32,
+    "train.epochs": 40,  # 40 steps
+    "train.steps_per_loop": 4,
+    "train.max_checkpoints": 100,
+}
+
+
+def test_resume_data_is_the_same_every_step(symmetric_digits):
+    """The premise of the kill/resume comparison below, checked on the pipeline itself."""
+    from official.configs import recipes
+    from official.data import pipeline
+
+    config = recipes.get("sample").data
+    config.data_dir, config.train_batch_size = symmetric_digits, 32
+    config.crop_area_min, config.shuffle_buffer = 1.0, 1
+    batches = [images.numpy() for images, _ in pipeline.build_dataset("train", config).take(3)]
+    for images in batches:
+        np.testing.assert_array_equal(images, images[:, :, ::-1])  # flips change nothing
+        np.testing.assert_array_equal(images, batches[0])  # every batch is the same
+
+
+def _steps(model_dir):
+    state = tf.train.get_checkpoint_state(str(model_dir))
+    return [int(p.rsplit("-", 1)[1]) for p in state.all_model_checkpoint_paths] if state else []
+
+
+def test_killed_run_resumes_and_ends_where_an_uninterrupted_run_does(symmetric_digits, tmp_path):
+    """SIGKILL as soon as the second checkpoint exists, then the same command again; compared
+    with the same command run without interruption."""
+    total = 40
+    killed_dir, reference_dir = tmp_path / "killed", tmp_path / "reference"
+    settings = {**RESUMABLE, "train.init_weights": os.path.join(symmetric_digits, "init.keras")}
+    cmd = train_cmd(killed_dir, symmetric_digits, settings, "--mode=train")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
-    while time.time() < deadline and tf.train.latest_checkpoint(str(model_dir)) is None:
-        time.sleep(0.05)
-    time.sleep(0.3)
+    while time.time() < deadline and len(_steps(killed_dir)) < 2 and proc.poll() is None:
+        time.sleep(0.01)  # polls for the checkpoint file; the kill follows it immediately
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    before_kill = tf.train.latest_checkpoint(str(model_dir))
-    killed_at = int(before_kill.rsplit("-", 1)[1])
-    assert 0 < killed_at < total, "the run must be killed in the middle"
+    killed_at = _steps(killed_dir)[-1]
+    assert 8 <= killed_at < total, "the run must be killed in the middle"
+    before_kill = tf.train.latest_checkpoint(str(killed_dir))
     saved = _checkpoint_variables(before_kill)  # readable: not corrupted by the kill
+    kept = {p: os.stat(p).st_mtime_ns for p in tf.io.gfile.glob(f"{killed_dir}/ckpt-*.index")}
 
     resumed = run(cmd)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"at step {killed_at}" in resumed.stderr  # restored from the last checkpoint
-    assert tf.train.latest_checkpoint(str(model_dir)).endswith(f"ckpt-{total}")
-    state = tf.train.get_checkpoint_state(str(model_dir))
-    steps = [int(p.rsplit("-", 1)[1]) for p in state.all_model_checkpoint_paths]
-    assert steps == sorted(steps) and steps[-1] == total
-    assert all(np.all(np.isfinite(v)) for v in saved.values())
+    reference = run(train_cmd(reference_dir, symmetric_digits, settings, "--mode=train"))
+    assert reference.returncode == 0, reference.stderr[-3000:]
 
-    reference = run(
-        train_cmd(tmp_path / "reference", sample_dir, {"train.epochs": 6}, "--mode=train")
-    )
-    assert reference.returncode == 0
-    assert tf.train.latest_checkpoint(str(tmp_path / "reference")).endswith(f"ckpt-{total}")
+    # The rerun continued from the last checkpoint: the checkpoints written before the kill are
+    # untouched (a restart from step 0 would have rewritten them), and the steps run on to the end.
+    assert {p: os.stat(p).st_mtime_ns for p in kept} == kept
+    assert _steps(killed_dir) == _steps(reference_dir) == list(range(4, total + 1, 4))
+    # The checkpoint the kill left equals the uninterrupted run's at the same step, and the
+    # resumed run ends where the uninterrupted one does.
+    at_kill = _checkpoint_variables(f"{reference_dir}/ckpt-{killed_at}")
+    final = _checkpoint_variables(f"{killed_dir}/ckpt-{total}")
+    final_reference = _checkpoint_variables(f"{reference_dir}/ckpt-{total}")
+    assert saved.keys() == at_kill.keys() == final.keys()
+    for name in saved:
+        np.testing.assert_allclose(saved[name], at_kill[name], rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(
+            final[name], final_reference[name], rtol=1e-5, atol=1e-6, err_msg=name
+        )
+    assert any(
+        not np.allclose(saved[n], final[n]) for n in saved if "moving_mean" in n
+    )  # and it did train after the resume
 
 
+@pytest.mark.slow
 def test_default_job_trains_evaluates_and_exports(sample_dir, tmp_path):
     result = run(train_cmd(tmp_path / "run", sample_dir, {"train.epochs": 4}))
     assert result.returncode == 0, result.stderr[-3000:]

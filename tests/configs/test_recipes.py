@@ -8,7 +8,7 @@ from official.configs import overrides, recipes
 from official.training import optimizer
 
 # SPEC 1.2: name -> (depth, image, RandAugment magnitude, dropout, stochastic depth).
-SPEC_RS = {
+RESNET_RS_TABLE = {
     "resnetrs50_i160": (50, 160, 10, 0.25, 0.0),
     "resnetrs101_i160": (101, 160, 10, 0.25, 0.0),
     "resnetrs101_i192": (101, 192, 15, 0.25, 0.0),
@@ -23,7 +23,7 @@ SPEC_RS = {
 }
 
 
-@pytest.mark.parametrize("name,row", SPEC_RS.items())
+@pytest.mark.parametrize("name,row", RESNET_RS_TABLE.items())
 def test_resnet_rs_rows_match_spec(name, row):
     depth, image, magnitude, dropout, drop_path = row
     c = recipes.get(name)

@@ -28,17 +28,21 @@ REFERENCE_PARAMETERS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,expected", REFERENCE_PARAMETERS.items())
 def test_parameter_counts_match_spec(name, expected):
     assert models.count_parameters(models.get(name)) == expected
 
 
-def test_resnet50_with_group_norm_has_no_batch_norm_and_same_count():
-    model = models.get("resnet50", norm="group")
+def test_group_norm_replaces_every_batch_norm_and_keeps_the_count():
+    narrow = dict(width_multiplier=0.25, block_repeats=(1, 1, 1, 1))
+    model = models.get("resnet50", norm="group", **narrow)
     kinds = {type(layer) for layer in model.layers}
     assert keras.layers.BatchNormalization not in kinds
     assert keras.layers.GroupNormalization in kinds
-    assert models.count_parameters(model) == REFERENCE_PARAMETERS["resnet50"]
+    assert models.count_parameters(model) == models.count_parameters(
+        models.get("resnet50", **narrow)
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,7 +108,7 @@ def test_stride_placement_v1_versus_b():
 
 
 def test_resnet_c_stem_and_d_shortcut():
-    d = resnet(50, stem="deep", avg_down=True)
+    d = resnet(50, stem="deep", avg_down=True, block_repeats=(1, 1, 1, 1))
     assert [_layer(d, f"stem_conv{i}").filters for i in (1, 2, 3)] == [32, 32, 64]
     assert [_layer(d, f"stem_conv{i}").kernel_size for i in (1, 2, 3)] == [(3, 3)] * 3
     assert isinstance(_layer(d, "stage3_block1_shortcut_pool"), keras.layers.AveragePooling2D)
@@ -115,7 +119,7 @@ def test_resnet_c_stem_and_d_shortcut():
 
 
 def test_resnet_rs_structure():
-    model = models.get("resnetrs50", stochastic_depth_rate=0.2)
+    model = models.get("resnetrs50", stochastic_depth_rate=0.2, block_repeats=(1, 1, 1, 1))
     assert _layer(model, "stem_conv4").strides == (2, 2)  # the 3x3/2 conv replacing the max pool
     assert "stem_pool" not in {layer.name for layer in model.layers}
     se = _layer(model, "stage2_block1_se")
@@ -127,7 +131,7 @@ def test_resnet_rs_structure():
 
 
 def test_resnext_grouped_inner_width():
-    model = models.get("resnext101_32x8d")
+    model = models.get("resnext101_32x8d", block_repeats=(1, 1, 1, 1))
     conv2 = _layer(model, "stage2_block1_conv2")
     assert (conv2.groups, conv2.filters) == (32, 256)  # floor(64 * 8 / 64) * 32
     assert _layer(model, "stage5_block1_conv2").filters == 2048
@@ -204,6 +208,7 @@ def test_bad_arguments_raise_clear_errors():
         resnet(18, norm="layer")
 
 
+@pytest.mark.slow
 def test_trains_under_mirrored_strategy_on_two_cpus():
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2

@@ -22,6 +22,7 @@ def sample_config(data_dir, **extra):
     return config
 
 
+@pytest.mark.slow
 def test_cpu_train_and_eval_lowers_the_loss_and_evaluates(sample_dir, tmp_path):
     # No EMA here: over 90 steps an average with decay 0.99 still carries the first weights.
     config = sample_config(
@@ -36,6 +37,7 @@ def test_cpu_train_and_eval_lowers_the_loss_and_evaluates(sample_dir, tmp_path):
     assert trainer.manager.latest_checkpoint.endswith(f"ckpt-{trainer.step}")
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_cpus_keeps_replicas_identical(sample_dir, tmp_path):
     strategy = get_strategy("mirrored")
     assert strategy.num_replicas_in_sync == 2  # conftest splits the CPU in two
@@ -55,6 +57,7 @@ def test_mirrored_on_two_cpus_keeps_replicas_identical(sample_dir, tmp_path):
     assert trainer.evaluate(loop.distributed_datasets(trainer, False))["examples"] == 360
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(sample_dir, tmp_path):
     config = sample_config(sample_dir, **{"train.epochs": 0.2})  # 9 steps, one loop
     trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path))
@@ -75,23 +78,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(sample_dir, tmp_path)
     assert all(np.all(np.isfinite(np.asarray(w))) for w in fresh.model.weights)
 
 
-def test_distillation_from_a_keras_teacher(sample_dir, tmp_path):
-    teacher = loop.build_model(sample_config(sample_dir))
-    teacher.save(tmp_path / "teacher.keras")
-    config = sample_config(
-        sample_dir,
-        **{
-            "train.teacher": str(tmp_path / "teacher.keras"),
-            "train.distillation_weight": 0.5,
-            "train.distillation_temperature": 2.0,
-            "train.epochs": 0.5,
-        },
-    )
-    trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path / "run"))
-    metrics = trainer.train_loop(iter(loop.distributed_datasets(trainer, True)), 5)
-    assert np.isfinite(metrics.loss)
-
-
+@pytest.mark.slow
 @pytest.mark.usefixtures("mixed_bfloat16")
 def test_bfloat16_training_step(sample_dir, tmp_path):
     trainer = loop.Trainer(sample_config(sample_dir), get_strategy("cpu"), str(tmp_path))
@@ -99,15 +86,6 @@ def test_bfloat16_training_step(sample_dir, tmp_path):
     metrics = trainer.train_loop(iter(loop.distributed_datasets(trainer, True)), 3)
     assert np.isfinite(metrics.loss)
     assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
-
-
-def test_xla_compiled_train_step(sample_dir, tmp_path):
-    config = sample_config(sample_dir, **{"runtime.xla": True, "optimizer.ema_decay": 0.9})
-    trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path))
-    iterator = iter(loop.distributed_datasets(trainer, True))
-    first = trainer.train_loop(iterator, 5).loss
-    last = trainer.train_loop(iterator, 20).loss
-    assert np.isfinite(last) and last < first
 
 
 def efficientnet_rs_config(data_dir, **extra):
@@ -161,6 +139,7 @@ def test_l2_weight_decay_adds_its_penalty_to_the_loss(sample_dir, tmp_path):
     assert with_l2 - without == pytest.approx(penalty, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_efficientnet_rs_recipe_trains_on_the_digits(sample_dir, tmp_path):
     config = efficientnet_rs_config(sample_dir, **{"data.seed": 0})
     trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path))

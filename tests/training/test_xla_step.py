@@ -1,0 +1,69 @@
+"""The XLA-compiled train step (runtime.xla, docs/REFERENCE.md §2.7) computes what the uncompiled
+one does: the same loss and the same update of every weight, BN statistic, optimizer slot and EMA
+shadow, from the same state on the same batch. (Over several steps the two drift apart by float
+rounding amplified through BatchNorm, so the comparison is made on one step.)"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official.configs import overrides, recipes
+from official.data import pipeline
+from official.training import loop
+from official.training.strategy import get_strategy
+
+
+def config_for(data_dir, xla):
+    config = recipes.get("sample")
+    config.data.data_dir = data_dir
+    kwargs = {**config.model.kwargs, "dropout_rate": 0.0}  # no random masks to compare
+    overrides.apply_overrides(
+        config,
+        {
+            "model.kwargs": kwargs,
+            "data.train_batch_size": 16,
+            "data.shuffle_buffer": 64,
+            "optimizer.warmup_epochs": 0.0,
+            "optimizer.ema_decay": 0.9,
+            "runtime.xla": xla,
+        },
+    )
+    return config
+
+
+def state(trainer):
+    """Every number the step updates, by name."""
+    values = {v.path: v.numpy() for v in trainer.model.weights if "seed_generator" not in v.path}
+    values |= {f"optimizer/{i}": v.numpy() for i, v in enumerate(trainer.optimizer.variables)}
+    values |= {f"ema/{i}": s.numpy() for i, s in enumerate(trainer.ema.shadows)}
+    return values
+
+
+def test_compiled_step_equals_the_uncompiled_step(sample_dir, tmp_path):
+    plain = loop.Trainer(config_for(sample_dir, False), get_strategy("cpu"), str(tmp_path / "a"))
+    compiled = loop.Trainer(config_for(sample_dir, True), get_strategy("cpu"), str(tmp_path / "b"))
+    compiled.model.set_weights(plain.model.get_weights())
+    for mine, theirs in zip(compiled.ema.shadows, plain.ema.shadows, strict=True):
+        mine.assign(theirs)
+    start = state(plain)
+    assert start.keys() == state(compiled).keys()
+
+    images, labels = next(iter(pipeline.build_dataset("train", plain.config.data)))
+    dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    loss_plain = plain.train_loop(iter(dataset), 1).loss
+    loss_compiled = compiled.train_loop(iter(dataset), 1).loss
+    assert loss_compiled == pytest.approx(loss_plain, rel=1e-6)
+
+    # One step from the same state: every update (weights, BN statistics, momentum, EMA) equals
+    # the uncompiled one to float32 rounding of the update itself.
+    ends = state(plain), state(compiled)
+    moved = 0
+    for name, value in ends[0].items():
+        update, compiled_update = value - start[name], ends[1][name] - start[name]
+        scale = float(np.abs(update).max())
+        np.testing.assert_allclose(
+            compiled_update, update, rtol=1e-3, atol=1e-3 * scale + 1e-7, err_msg=name
+        )
+        moved += scale > 0
+    assert moved > len(start) // 2  # the step did update most of the state
+    assert plain.step == compiled.step == 1
