@@ -57,6 +57,7 @@ def test_batch_is_halved_until_it_fits():
     assert tried == [64, 32, 16, 8]
 
 
+@pytest.mark.slow
 def test_benchmark_model_reports_every_figure():
     result = benchmark.benchmark_model("resnet18", 32, 4, steps=1, warmup=1, repeats=2)
     assert result.parameters == 11_689_512 and result.batch_size == 4

@@ -176,6 +176,7 @@ def _steps(model_dir):
     return [int(p.rsplit("-", 1)[1]) for p in state.all_model_checkpoint_paths] if state else []
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_and_ends_where_an_uninterrupted_run_does(symmetric_digits, tmp_path):
     """SIGKILL as soon as the second checkpoint exists, then the same command again; compared
     with the same command run without interruption."""
@@ -231,6 +232,7 @@ def test_default_job_trains_evaluates_and_exports(sample_dir, tmp_path):
     assert os.path.exists(tmp_path / "run" / "export" / "1" / "saved_model.pb")
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_stops(sample_dir, tmp_path):
     model_dir = tmp_path / "run"
     cmd = train_cmd(model_dir, sample_dir, {"train.epochs": 30}, "--mode=train")

@@ -20,6 +20,9 @@ from official.data import pipeline, preprocess, tfrecord
 from official.training import loop
 from official.training.strategy import get_strategy
 
+# Subprocesses that import TensorFlow and train: the whole module is in the slow set.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "official", "train.py")
 STEPS = 23  # ceil(0.5 epochs * 1,437 images / 32)

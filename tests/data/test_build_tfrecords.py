@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from official.data import build_tfrecords, tfrecord
@@ -45,6 +46,7 @@ def _read(output_dir, split):
     return out
 
 
+@pytest.mark.slow
 def test_converter_round_trip_reencodes_and_reports_broken_files(tmp_path, photos):
     _tree(tmp_path / "raw", photos)
     main = [
@@ -88,6 +90,7 @@ def test_converter_round_trip_reencodes_and_reports_broken_files(tmp_path, photo
     assert {tfrecord.parse_example(r)["image_bytes"].numpy() for r in stored} == originals
 
 
+@pytest.mark.slow
 def test_converter_fails_when_no_image_can_be_read(tmp_path):
     (tmp_path / "raw/train/a").mkdir(parents=True)
     (tmp_path / "raw/train/a/x.jpg").write_bytes(b"garbage")

@@ -43,7 +43,7 @@ def nf_config(data_dir):
     return config
 
 
-@pytest.mark.parametrize("strategy_name", ["cpu", "mirrored"])
+@pytest.mark.parametrize("strategy_name", [pytest.param("cpu", marks=pytest.mark.slow), "mirrored"])
 def test_one_loop_step_equals_the_pure_clipping_of_the_batch_gradient(
     strategy_name, sample_dir, tmp_path
 ):

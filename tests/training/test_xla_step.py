@@ -39,6 +39,7 @@ def state(trainer):
     return values
 
 
+@pytest.mark.slow
 def test_compiled_step_equals_the_uncompiled_step(sample_dir, tmp_path):
     plain = loop.Trainer(config_for(sample_dir, False), get_strategy("cpu"), str(tmp_path / "a"))
     compiled = loop.Trainer(config_for(sample_dir, True), get_strategy("cpu"), str(tmp_path / "b"))
