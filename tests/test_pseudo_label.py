@@ -17,6 +17,9 @@ from official.data import pipeline, preprocess, tfrecord
 from official.training import loop
 from official.training.strategy import get_strategy
 
+# Every test here uses a teacher trained by the fixture, or a subprocess: the slow set.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -53,6 +53,7 @@ def test_point_config_applies_every_axis():
     assert recipes.get("sample").model.kwargs["block_repeats"] == [1, 1, 1, 1]  # base untouched
 
 
+@pytest.mark.slow
 def test_tiny_grid_runs_end_to_end_on_the_sample_data(sample_dir, tmp_path):
     base = recipes.get("sample")
     base.data.data_dir = sample_dir

@@ -37,14 +37,20 @@ def run(cmd, timeout=600, env=None):
 @pytest.mark.parametrize(
     "flags,message",
     [
+        # Each case is a process that imports TensorFlow: two in the fast set, the rest slow.
         (["--strategy=gpu_magic"], "error: Unknown strategy 'gpu_magic'; use one of tpu, "),
-        (["--data_dir=/nonexistent/imagenet"], "error: No TFRecord shards match /nonexistent/"),
-        (["--config=resnetrs51_i160"], "error: Unknown recipe 'resnetrs51_i160'. Did you mean"),
-        (["--config=efficientnet_rs_b4_i380"], "error: Recipe 'efficientnet_rs_b4_i380': Effic"),
-        (['--params_override={"train": {"epochs": "ten"}}'], "error: train.epochs must be a float"),
         (['--params_override={"train": {"epoch": 1}}'], "error: Unknown config key 'train.epoch'"),
-        (["--mode=serve"], "error: --mode='serve' is not known"),
-        (["--strategy=tpu", "--tpu=local"], "error: No TPU reachable as --tpu='local'"),
+        *[
+            pytest.param(flags, message, marks=pytest.mark.slow)
+            for flags, message in [
+                (["--data_dir=/nonexistent/imagenet"], "error: No TFRecord shards match /none"),
+                (["--config=resnetrs51_i160"], "error: Unknown recipe 'resnetrs51_i160'. Did you"),
+                (["--config=efficientnet_rs_b4_i380"], "error: Recipe 'efficientnet_rs_b4_i380'"),
+                (['--params_override={"train": {"epochs": "ten"}}'], "error: train.epochs must be"),
+                (["--mode=serve"], "error: --mode='serve' is not known"),
+                (["--strategy=tpu", "--tpu=local"], "error: No TPU reachable as --tpu='local'"),
+            ]
+        ],
     ],
 )
 def test_bad_flags_exit_with_one_clear_line(flags, message, tmp_path, sample_dir):

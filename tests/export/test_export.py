@@ -45,6 +45,7 @@ def exported(model, tmp_path_factory):
     return export.export_model(model, str(base), SIZE, class_names=names, top_k=3)
 
 
+@pytest.mark.slow
 def test_version_directory_and_saved_model_cli_lists_both_signatures(exported):
     assert os.path.basename(exported) == "1"
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")

@@ -16,6 +16,9 @@ from official.configs import overrides, recipes
 from official.training import loop
 from official.training.strategy import get_strategy
 
+# The fixture trains a run; predict runs in subprocesses: the slow set.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -77,6 +77,7 @@ def test_skipinit_makes_fresh_blocks_identity():
 
 
 @pytest.mark.parametrize("batch_size", [2, 1])
+@pytest.mark.slow
 def test_nf_resnet_trains_with_tiny_batches(batch_size):
     model = models.get(
         "nf_resnet26",

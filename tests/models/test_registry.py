@@ -78,11 +78,9 @@ FAST_NAMES = {
     "resnext50_32x4d",
     "resnest14d",
     "nf_resnet26",
-    "nfnet_f0",
     "efficientnet_b0",
     "mnasnet_a1",
     "shufflenet_g3",
-    "attention56",
     "resnetrs50_3d",
 }
 

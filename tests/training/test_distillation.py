@@ -46,7 +46,9 @@ def teacher_files(tmp_path_factory):
     return {"keras": str(root / "teacher.keras"), "saved_model": str(root / "saved_model")}, teacher
 
 
-@pytest.mark.parametrize("teacher_format", ["keras", "saved_model"])
+@pytest.mark.parametrize(
+    "teacher_format", ["keras", pytest.param("saved_model", marks=pytest.mark.slow)]
+)
 def test_step_loss_equals_the_distillation_formula(
     teacher_format, teacher_files, sample_dir, tmp_path
 ):

@@ -7,6 +7,9 @@ from official.configs import overrides, recipes
 from official.training import finetune, loop
 from official.training.strategy import get_strategy
 
+# The fixture trains the source run: the slow set.
+pytestmark = pytest.mark.slow
+
 
 def _config(data_dir, **extra):
     config = recipes.get("sample")

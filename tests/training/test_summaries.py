@@ -52,6 +52,7 @@ def read_scalars(directory):
     return scalars
 
 
+@pytest.mark.slow
 def test_eval_cadence_summaries_and_skipped_records(data_dir, tmp_path):
     config = recipes.get("sample")
     config.data.data_dir = data_dir
