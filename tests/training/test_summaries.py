@@ -70,7 +70,7 @@ def test_eval_cadence_summaries_and_skipped_records(data_dir, tmp_path):
         },
     )
     trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path))
-    results = loop.train(trainer, config.train.eval_every_epochs)
+    results = loop.train(trainer, True)  # train_and_eval: evaluate on the way
 
     # Loops of 5 steps, cut at every evaluation (steps 6, 12, 18) and at the end (24):
     # 0-5, 5-6, 6-11, 11-12, 12-17, 17-18, 18-23, 23-24.
