@@ -227,6 +227,7 @@ def test_flag_against_params_override_names_both(resolve):
     assert config.data.train_batch_size == 64 and config.optimizer.momentum == 0.5
 
 
+@pytest.mark.slow
 def test_cli_conflict_is_one_line_and_exit_2(sample_dir, tmp_path):
     result = subprocess.run(
         [

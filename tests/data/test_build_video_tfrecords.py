@@ -65,6 +65,7 @@ def _read(output_dir, split):
     return out
 
 
+@pytest.mark.slow
 def test_converter_writes_good_videos_and_skips_broken_ones_with_reasons(tmp_path):
     raw = tmp_path / "raw"
     for folder in ("train/jump", "train/run", "validation/jump", "train/run/frames_clip"):

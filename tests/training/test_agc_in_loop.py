@@ -89,10 +89,13 @@ def test_one_loop_step_equals_the_pure_clipping_of_the_batch_gradient(
     for variable, start, step in zip(model.trainable_variables, before, expected, strict=True):
         for replica in strategy.experimental_local_results(variable.value):
             moved = start - np.asarray(replica)  # lr 1, plain SGD: the applied gradient
+            # Tolerance: the rounding of start - after, and of gradients summed in another
+            # order (over 2 replicas, or in a graph); clipping per replica instead of on the sum
+            # is off by up to 2x on almost every element.
             np.testing.assert_allclose(
                 moved,
                 step.numpy(),
                 rtol=1e-4,
-                atol=1e-6 * np.abs(start).max() + 1e-4 * np.abs(step.numpy()).max(),
+                atol=1e-6 * np.abs(start).max() + 1e-3 * np.abs(step.numpy()).max(),
                 err_msg=variable.path,
             )

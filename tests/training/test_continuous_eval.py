@@ -78,6 +78,7 @@ def watched_run(sample_dir, tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_train_steps_trains_exactly_n_steps_on_a_schedule_scaled_to_n(watched_run):
     assert watched_run["trainer"].returncode == 0, watched_run["trainer"].stderr[-3000:]
     model_dir = watched_run["model_dir"]
@@ -95,6 +96,7 @@ def test_train_steps_trains_exactly_n_steps_on_a_schedule_scaled_to_n(watched_ru
     np.testing.assert_allclose([v for _, v in logged], expected, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_watcher_evaluates_every_checkpoint_once_with_the_exported_weights(watched_run, sample_dir):
     code, out, err = watched_run["watcher"]
     assert code == 0, err[-3000:]
@@ -137,6 +139,7 @@ def test_watcher_evaluates_every_checkpoint_once_with_the_exported_weights(watch
     assert accuracy() == pytest.approx(best["top1"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_no_trainer_stops_after_eval_timeout_with_one_line(tmp_path):
     start = time.monotonic()
     result = subprocess.run(
