@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import signal
 import sys
 import time
 
@@ -22,7 +21,8 @@ import tensorflow as tf
 from official import models
 from official.configs.config import ExperimentConfig
 from official.data import pipeline, video
-from official.training import ema, finetune, losses, optimizer, replica_gradients, video_eval
+from official.training import ema, evaluate, finetune, losses, optimizer, replica_gradients
+from official.training.preemption import PreemptionWatcher
 
 log = logging.getLogger("official.train")
 
@@ -122,7 +122,9 @@ class Trainer:
             if config.runtime.xla
             else self._replica_step
         )
-        self._eval_step = tf.function(self._eval_step_fn)
+        self.evaluator = evaluate.Evaluator(
+            self.model, strategy, config.data.num_classes, video=config.data.kind == "video"
+        )
 
     @property
     def step(self) -> int:
@@ -239,64 +241,10 @@ class Trainer:
         )
 
     # ---- evaluation ----
-    def _eval_step_fn(self, images, labels):
-        def replica(images, labels):
-            if self.config.data.kind == "video":  # [B, views, T, H, W, 3]: mean softmax
-                logits = video_eval.view_averaged_probabilities(self.model, images)
-            else:
-                logits = tf.cast(self.model(images, training=False), tf.float32)
-            k = min(5, self.config.data.num_classes)
-            labels = tf.cast(labels, tf.int32)
-            top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 1), tf.float32))
-            top5 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, k), tf.float32))
-            return top1, top5, tf.cast(tf.shape(labels)[0], tf.float32)
-
-        outs = self.strategy.run(replica, args=(images, labels))
-        return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None) for t in outs]
-
     def evaluate(self, dataset) -> dict:
         """Top-1/top-5 over one pass of `dataset`, with the EMA weights when the run has EMA."""
-        totals = [0.0, 0.0, 0.0]
-
-        def run():
-            for images, labels in dataset:
-                for i, value in enumerate(self._eval_step(images, labels)):
-                    totals[i] += float(value)
-
-        try:
-            with self.averaged_weights():
-                run()
-        except tf.errors.InvalidArgumentError as e:
-            raise ValueError(
-                "an evaluation record is not a decodable image "
-                f"({e.message.splitlines()[0][:200]}); evaluation never skips records: rebuild "
-                "the validation shards with official/data/build_tfrecords.py, which drops them."
-            ) from None
-        count = max(totals[2], 1.0)
-        return {"top1": totals[0] / count, "top5": totals[1] / count, "examples": int(totals[2])}
-
-
-# ---- Preemption ----
-class PreemptionWatcher:
-    """Turns SIGTERM into a flag the loop checks between loops (then it saves and stops)."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def __enter__(self):
-        try:
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-        except ValueError:  # not the main thread: no handler, no preemption saving
-            self._previous = None
-        return self
-
-    def _handle(self, signum, frame):
-        self.requested = True
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        with self.averaged_weights():
+            return self.evaluator(dataset)
 
 
 # ---- Reporting ----
