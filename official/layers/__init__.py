@@ -1,18 +1,18 @@
 """Building blocks shared by the model families."""
 
-from official.layers.conv import HE_INIT, conv2d
+from official.layers.conv import conv2d, he_init
 from official.layers.norm import NORMS, group_count, norm_layer
 from official.layers.squeeze_excite import SqueezeExcite, se_filters
 from official.layers.stochastic_depth import StochasticDepth
 from official.layers.weight_standardization import StandardizedConv2D
 
 __all__ = [
-    "HE_INIT",
     "NORMS",
     "SqueezeExcite",
     "StandardizedConv2D",
     "StochasticDepth",
     "conv2d",
+    "he_init",
     "group_count",
     "norm_layer",
     "se_filters",

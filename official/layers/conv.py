@@ -6,10 +6,18 @@ import keras
 
 from official.layers.weight_standardization import StandardizedConv2D
 
-# He et al. 2015 ("Delving deep into rectifiers"): variance 2 / fan_in.
-HE_INIT = keras.initializers.VarianceScaling(
-    scale=2.0, mode="fan_in", distribution="truncated_normal"
-)
+
+def he_init() -> keras.initializers.Initializer:
+    """He et al. 2015 ("Delving deep into rectifiers"): variance 2 / fan_in, truncated normal.
+
+    A new initializer for every layer: Keras draws an initializer's seed once, when it is
+    created, from Python's `random` (which `keras.utils.set_random_seed` seeds), so one shared
+    instance would give every kernel of the same shape the same values, and one created at import
+    time would not follow the run's seed (docs/distributed.md, "Seeding").
+    """
+    return keras.initializers.VarianceScaling(
+        scale=2.0, mode="fan_in", distribution="truncated_normal"
+    )
 
 
 def conv2d(
@@ -41,6 +49,6 @@ def conv2d(
         padding=padding,
         groups=groups,
         use_bias=False,
-        kernel_initializer=HE_INIT,
+        kernel_initializer=he_init(),
         name=name,
     )(x)

@@ -8,12 +8,18 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="official")
 class ResizeLike(keras.layers.Layer):
-    """[x, reference] -> x resized (bilinear) to reference's height and width."""
+    """[x, reference] -> x resized (bilinear) to reference's height and width.
+
+    The resize runs in float32 and its result is cast back to x's dtype. TF's bilinear resize
+    returns float32 for a bfloat16 input and its gradient comes back float32 too, so a bfloat16
+    model would feed float32 into bfloat16 ops, which XLA rejects ("mixed precision is
+    disallowed"); with the explicit casts every gradient keeps its forward dtype.
+    """
 
     def call(self, inputs):
         x, reference = inputs
         size = ops.shape(reference)[1:3]
-        resized = keras.ops.image.resize(x, size, interpolation="bilinear")
+        resized = keras.ops.image.resize(ops.cast(x, "float32"), size, interpolation="bilinear")
         return ops.cast(resized, x.dtype)
 
     def compute_output_shape(self, input_shape):

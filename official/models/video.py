@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import keras
 
-from official.layers.conv import HE_INIT
+from official.layers.conv import he_init
 from official.layers.self_gating import SelfGating
 from official.models import registry
 from official.models.resnet import (
@@ -44,7 +44,7 @@ def conv3d(x, filters: int, kernel: tuple, strides: tuple, *, name: str, groups:
         padding="same",
         groups=groups,
         use_bias=False,
-        kernel_initializer=HE_INIT,
+        kernel_initializer=he_init(),
         name=name,
     )(x)
 
