@@ -6,7 +6,9 @@ Training: shard files per input pipeline, shuffle files, parallel interleave, (c
 repeat, decode-and-crop + augment in parallel, skip undecodable records (counted), batch with
 drop_remainder at the per-replica batch size, (mixup / CutMix), prefetch. Evaluation: the same
 files in a fixed order, center crop, every record kept (an undecodable one raises), the last
-partial batch kept; data.num_eval_images limits it to that many images.
+partial batch kept; data.num_eval_images limits it to that many images. With `pad=True` (what
+training uses on every strategy) every batch is full and the records are followed by masked
+padding examples (docs/distributed.md, "Exact evaluation").
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class SkippedRecords:
 
 
 SENTINEL_LABEL = -1
+# The label of an evaluation padding example: scored by no metric.
+PADDING_LABEL = -1
 
 
 def _with_sentinel(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -168,6 +172,17 @@ def eval_preprocess_fn(config: DataConfig):
     )
 
 
+def padded(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """`dataset` of (inputs, label), then zero inputs labelled PADDING_LABEL forever; labels
+    int32. The inputs' shape must be static (an evaluation crop or its video views)."""
+    spec = dataset.element_spec[0]
+    if not spec.shape.is_fully_defined():
+        raise ValueError(f"evaluation inputs of shape {spec.shape}: padding needs a static shape.")
+    padding = (tf.zeros(spec.shape, spec.dtype), tf.constant(PADDING_LABEL, tf.int32))
+    dataset = dataset.map(lambda x, y: (x, tf.cast(y, tf.int32)))
+    return dataset.concatenate(tf.data.Dataset.from_tensors(padding).repeat())
+
+
 # ---- The pipeline -------------------------------------------------------------------------------
 def _pipeline_share(count: int, input_context: tf.distribute.InputContext | None) -> int:
     """This input pipeline's part of `count` examples: the parts differ by at most one and sum
@@ -187,14 +202,20 @@ def build_dataset(
     repeat: bool | None = None,
     drop_remainder: bool | None = None,
     skipped: SkippedRecords | None = None,
+    pad: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (images, labels) for one input pipeline.
 
-    training defaults to `split == config.train_split`; repeat (forever) and drop_remainder
-    default to training (TPUs need drop_remainder for evaluation too: static shapes).
+    training defaults to `split == config.train_split`; repeat (forever) defaults to training,
+    drop_remainder to training or pad.
     Batches hold the per-replica share of the global batch size. Labels are int32 class indices,
     or float32 one-hot rows when mixup or CutMix is on. Training skips undecodable records and
     counts them in `skipped`; evaluation raises InvalidArgumentError on one.
+
+    pad (evaluation): the records are followed by an endless stream of zero images labelled
+    PADDING_LABEL and every batch is full. Shapes stay static (TPUs need a full batch on every
+    replica), every record lands in exactly one batch, and the consumer stops at the first step
+    in which no replica got a real record (`official.training.evaluate.Evaluator`).
     """
     training = split == config.train_split if training is None else training
     repeat = training if repeat is None else repeat
@@ -226,7 +247,9 @@ def build_dataset(
         dataset = dataset.filter(lambda image, label: label != SENTINEL_LABEL)
     else:
         dataset = dataset.map(to_example, num_parallel_calls=AUTOTUNE, deterministic=True)
-    drop_remainder = training if drop_remainder is None else drop_remainder
+        if pad:
+            dataset = padded(dataset)
+    drop_remainder = training or pad if drop_remainder is None else drop_remainder
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
 
     mixer = augment.batch_mixer(config.mixup_alpha, config.cutmix_alpha, config.seed)
