@@ -32,8 +32,7 @@ import tensorflow as tf  # noqa: E402
 
 from official import models  # noqa: E402
 from official.flops import count_macs  # noqa: E402
-
-POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+from official.training.precision import POLICIES  # noqa: E402
 
 
 @dataclasses.dataclass

@@ -50,7 +50,6 @@ FLAGS = flags.FLAGS
 from official.configs import tpu_flags  # noqa: E402  (resnet_main.py's flags)
 
 MODES = ("train", "eval", "train_and_eval", "export", "continuous_eval")
-POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 log = logging.getLogger("official.train")
 
 
@@ -87,9 +86,11 @@ def resolve_config(config=None):
         raise ValueError(
             f"Unknown strategy {config.runtime.strategy!r}; use one of {', '.join(STRATEGIES)}."
         )
-    if config.runtime.precision not in ("auto", *POLICIES):
+    from official.training import precision
+
+    if config.runtime.precision not in precision.CHOICES:
         raise ValueError(
-            f"runtime.precision={config.runtime.precision!r}; use auto, {', '.join(POLICIES)}."
+            f"runtime.precision={config.runtime.precision!r}; use {', '.join(precision.CHOICES)}."
         )
     if not config.data.data_dir and name == "sample":
         config.data.data_dir = samples.build()  # the bundled digits, written once
@@ -110,20 +111,14 @@ def resolve_config(config=None):
     return config
 
 
-def worker_dir(strategy, model_dir: str) -> str:
-    """Multi-worker: every worker saves, only the chief into model_dir (TF's rule)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    task_type = getattr(resolver, "task_type", None)
-    if task_type in (None, "chief") or (task_type == "worker" and resolver.task_id == 0):
-        return model_dir
-    return os.path.join(model_dir, f"tmp_{task_type}_{resolver.task_id}")
-
-
 def start(config):
-    """The devices, seed, strategy and precision policy of a run: (strategy, precision)."""
+    """The devices, strategy and precision policy of a run: (strategy, precision). The Trainer
+    seeds everything from runtime.seed before it builds the model."""
     import keras
     import tensorflow as tf
 
+    from official.training.precision import POLICIES
+    from official.training.precision import resolve as resolve_precision
     from official.training.strategy import device_kind, get_strategy
 
     if FLAGS.num_cpu_devices > 1:
@@ -131,12 +126,9 @@ def start(config):
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * FLAGS.num_cpu_devices
         )
-    keras.utils.set_random_seed(config.runtime.seed)
     runtime = config.runtime
     strategy = get_strategy(runtime.strategy, runtime.tpu, runtime.tpu_zone, runtime.gcp_project)
-    precision = config.runtime.precision
-    if precision == "auto":
-        precision = {"tpu": "bfloat16", "gpu": "float16", "cpu": "float32"}[device_kind(strategy)]
+    precision = resolve_precision(runtime.precision, device_kind(strategy))
     keras.mixed_precision.set_global_policy(POLICIES[precision])
     return strategy, precision
 
@@ -145,31 +137,32 @@ def run(config, model_dir: str, mode: str, export_dir: str | None) -> dict:
     import tensorflow as tf
 
     from official.configs import overrides
-    from official.training import loop
+    from official.training import loop, multi_worker
 
     strategy, precision = start(config)
-    directory = worker_dir(strategy, model_dir)
-    tf.io.gfile.makedirs(directory)
-    overrides.save_yaml(config, os.path.join(directory, overrides.RUN_CONFIG_FILE))
+    tf.io.gfile.makedirs(model_dir)
+    chief = multi_worker.is_chief(strategy)
+    if chief:
+        overrides.save_yaml(config, os.path.join(model_dir, overrides.RUN_CONFIG_FILE))
     log.info(
         "%s on %d replica(s), %s; writing to %s",
         config.model.name,
         strategy.num_replicas_in_sync,
         precision,
-        directory,
+        multi_worker.worker_dir(strategy, model_dir),
     )
 
-    trainer = loop.Trainer(config, strategy, directory, loss_scale=precision == "float16")
+    trainer = loop.Trainer(config, strategy, model_dir, loss_scale=precision == "float16")
     results = {}
     if mode in ("train", "train_and_eval"):
         results = loop.train(trainer, mode == "train_and_eval")
         if mode == "train_and_eval" and "top1" not in results:
             results.update(trainer.evaluate(loop.distributed_datasets(trainer, False)))
     elif trainer.restore() == 0:
-        raise FileNotFoundError(f"--mode={mode} needs a checkpoint in {directory}; none found.")
+        raise FileNotFoundError(f"--mode={mode} needs a checkpoint in {model_dir}; none found.")
     elif mode == "eval":
         results = trainer.evaluate(loop.distributed_datasets(trainer, False))
-    if mode in ("export", "train_and_eval") and directory == model_dir:
+    if mode in ("export", "train_and_eval") and chief:
         from official import export
 
         results["export"] = export.export_trainer(trainer, export_dir or f"{model_dir}/export")
@@ -194,12 +187,17 @@ def main(argv):
     if config is None:
         return continuous_eval(model_dir)
     from official.training.loop import TrainingDiverged
+    from official.training.preemption import Preempted
 
     try:
         results = run(config, model_dir, FLAGS.mode, FLAGS.export_dir)
     except (TrainingDiverged, RuntimeError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
+    except Preempted as e:  # checkpoint saved: exit now, not after TensorFlow's teardown
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(e.code)
     if "top1" in results:
         print(
             f"validation top-1 {results['top1']:.4f}, top-5 {results['top5']:.4f} "

@@ -81,41 +81,78 @@ def _free_ports(n):
     return ports
 
 
-@pytest.mark.slow
-def test_multi_worker_two_processes_train_to_identical_weights(sample_dir, tmp_path):
+def run_workers(model_dirs, data_dir, overrides, timeout=600):
+    """Two local workers of one MultiWorkerMirroredStrategy cluster; their (returncode, stderr)."""
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    model_dir = tmp_path / "run"
     procs = []
-    for index in range(2):
-        env = {
-            **os.environ,
-            "TF_CONFIG": json.dumps(
-                {"cluster": cluster, "task": {"type": "worker", "index": index}}
-            ),
-        }
-        cmd = train_cmd(
-            model_dir, sample_dir, {"train.epochs": 1}, "--strategy=multi_worker", "--mode=train"
-        )
+    for index, model_dir in enumerate(model_dirs):
+        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        cmd = train_cmd(model_dir, data_dir, overrides, "--strategy=multi_worker", "--mode=train")
         procs.append(
             subprocess.Popen(
-                cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                cmd,
+                env={**os.environ, "TF_CONFIG": json.dumps(task)},
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
         )
-    outputs = [p.communicate(timeout=600) for p in procs]
-    for p, (_, err) in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, err[-3000:]
-    losses = [float(x) for x in re.findall(r"step \d+  loss ([\d.]+)", outputs[0][1])]
-    assert "on 2 replica(s)" in outputs[0][1]
-    assert len(losses) == 5 and losses[-1] < losses[0]  # 45 steps in loops of 10
-    chief = tf.train.latest_checkpoint(str(model_dir))
-    worker = tf.train.latest_checkpoint(str(model_dir / "tmp_worker_1"))
-    assert chief.endswith("ckpt-45") and worker.endswith("ckpt-45")
-    a, b = _checkpoint_variables(chief), _checkpoint_variables(worker)
-    assert a.keys() == b.keys()
-    assert sum(n.endswith("moving_mean/.ATTRIBUTES/VARIABLE_VALUE") for n in a) == 20
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name], name)
+    errs = [p.communicate(timeout=timeout)[1] for p in procs]
+    return [(p.returncode, err) for p, err in zip(procs, errs, strict=True)]
+
+
+# 320 images in batches of 32: 10 steps an epoch, one loop of 10.
+MULTI_WORKER = {"train.num_train_images": 320, "train.epochs": 1}
+RESTORED = r"restored (\S+) at step (\d+) \(weights digest ([0-9a-f]+)\)"
+
+
+@pytest.mark.slow
+def test_multi_worker_resumes_every_worker_from_the_chiefs_checkpoint(sample_dir, tmp_path):
+    model_dir = tmp_path / "run"
+    first = run_workers([model_dir] * 2, sample_dir, MULTI_WORKER)
+    for code, err in first:
+        assert code == 0, err[-3000:]
+    assert "on 2 replica(s)" in first[0][1]
+    losses = [float(x) for x in re.findall(r"step 10  loss ([\d.]+)", first[0][1])]
+    assert len(losses) == 1 and np.isfinite(losses[0])
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-10")
+    # Worker 1 saved too (saving is collective) into its own directory, removed after the save:
+    # a resumed worker 1 has nothing of its own to restore, as on a replaced VM.
+    assert not (model_dir / "tmp_worker_1").exists()
+
+    second = run_workers([model_dir] * 2, sample_dir, {**MULTI_WORKER, "train.epochs": 2})
+    restored = []
+    for code, err in second:
+        assert code == 0, err[-3000:]
+        restored.append(re.findall(RESTORED, err))
+    # Both at the chief's step, with the same weights (the digest of every weight's bytes).
+    assert len(restored[0]) == 1 and restored[0] == restored[1], restored
+    path, step, _ = restored[0][0]
+    assert path == str(model_dir / "ckpt-10") and step == "10"
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-20")
+    assert not (model_dir / "tmp_worker_1").exists()
+
+
+@pytest.mark.slow
+def test_multi_worker_refuses_workers_at_different_steps(sample_dir, tmp_path):
+    """Worker 1 cannot see the chief's checkpoints (another model_dir, as with a model_dir on a
+    worker's local disk): both refuse to start, with one line, before any step."""
+    from official.configs import recipes
+    from official.training import loop
+
+    chief_dir = tmp_path / "run"
+    trainer = loop.Trainer(recipes.get("sample"), tf.distribute.get_strategy(), str(chief_dir))
+    trainer.optimizer.iterations.assign(10)
+    trainer.save()
+    results = run_workers([chief_dir, tmp_path / "elsewhere"], sample_dir, MULTI_WORKER)
+    for code, err in results:
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert code == 1 and len(errors) == 1, err[-3000:]
+        assert errors[0].startswith("error: the workers would resume from different steps")
+        assert "[(0, " in errors[0] and "), (10, " in errors[0]
+    assert tf.train.latest_checkpoint(str(chief_dir)).endswith("ckpt-10")  # untouched
 
 
 @pytest.fixture(scope="module")
@@ -238,21 +275,47 @@ def test_default_job_trains_evaluates_and_exports(sample_dir, tmp_path):
     assert os.path.exists(tmp_path / "run" / "export" / "1" / "saved_model.pb")
 
 
-@pytest.mark.slow
-def test_sigterm_saves_a_checkpoint_and_stops(sample_dir, tmp_path):
-    model_dir = tmp_path / "run"
-    cmd = train_cmd(model_dir, sample_dir, {"train.epochs": 30}, "--mode=train")
+def sigterm_mid_loop(cmd, model_dir, wait):
+    """Starts a run, sends SIGTERM `wait` seconds after its loop started; (seconds from the
+    signal to the exit, return code, stderr)."""
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.time() + 300
-    while time.time() < deadline and tf.train.latest_checkpoint(str(model_dir)) is None:
-        time.sleep(0.05)
+    for line in proc.stderr:
+        if "training from step" in line:  # SIGTERM is handled from here on
+            break
+    time.sleep(wait)  # tracing the loop, then steps inside its first 1,000
+    assert proc.poll() is None and tf.train.latest_checkpoint(str(model_dir)) is None
+    sent = time.perf_counter()
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 143, err[-2000:]
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    return time.perf_counter() - sent, proc.returncode, err
+
+
+@pytest.mark.slow
+def test_sigterm_mid_loop_saves_within_seconds_and_the_rerun_resumes_there(sample_dir, tmp_path):
+    """train.steps_per_loop 1,000: the loop stops at the next step, not at its end."""
+    settings = {"train.epochs": 30, "train.steps_per_loop": 1000}  # 1,348 steps
+    # A signal that comes while the loop is still being traced ends the run at once, before its
+    # first step (nothing new to save): then try again, waiting longer (a loaded machine traces
+    # slowly).
+    for attempt, wait in enumerate((10, 30, 90)):
+        model_dir = tmp_path / f"run{attempt}"
+        cmd = train_cmd(model_dir, sample_dir, settings, "--mode=train")
+        seconds, code, err = sigterm_mid_loop(cmd, model_dir, wait)
+        assert seconds < 10 and code == 143, (seconds, code, err[-2000:])
+        if "nothing new to save" not in err:
+            break
     match = re.search(r"SIGTERM: checkpoint saved at step (\d+); rerun to resume", err)
     assert match, err[-2000:]
     step = int(match.group(1))
+    assert 0 < step < 1000  # stopped inside the loop
     assert tf.train.latest_checkpoint(str(model_dir)).endswith(f"ckpt-{step}")
-    assert step < int(np.ceil(30 * 1437 / 32))  # it stopped early, at a loop boundary
+
+    from official.configs import overrides
+    from official.training import loop
+
+    config = overrides.load_config(str(model_dir / overrides.RUN_CONFIG_FILE))
+    rerun = loop.Trainer(config, tf.distribute.get_strategy(), str(model_dir))
+    assert rerun.restore() == step

@@ -255,7 +255,8 @@ class RuntimeConfig:
     # (tensorflow/tpu's --tpu_zone, --gcp_project); empty: found from the VM's metadata.
     tpu_zone: str = ""
     gcp_project: str = ""
-    # 'auto': bfloat16 on TPU, float16 on GPU, float32 on CPU. Or 'float32'/'bfloat16'/'float16'.
+    # 'auto': bfloat16 on TPU, float16 on GPU, bfloat16 on a CPU with native bfloat16
+    # (AVX512_BF16 or AMX), else float32 (training/precision.py). Or float32/bfloat16/float16.
     precision: str = "auto"
     xla: bool = False
     seed: int = 0

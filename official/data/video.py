@@ -164,8 +164,10 @@ def build_dataset(
     repeat: bool | None = None,
     drop_remainder: bool | None = None,
     skipped: pipeline.SkippedRecords | None = None,
+    pad: bool = False,
 ) -> tf.data.Dataset:
-    """Batches of (clips, labels) for one input pipeline; pipeline.build_dataset's contract.
+    """Batches of (clips, labels) for one input pipeline; pipeline.build_dataset's contract
+    (pad: evaluation padded with masked examples, every batch full).
 
     Training clips are [B, T, S, S, 3] at data.image_size; evaluation yields every view of a
     video together, [B, views, T, S, S, 3] at data.eval_image_size. Labels are int32.
@@ -205,7 +207,9 @@ def build_dataset(
         dataset = dataset.filter(lambda clip, label: label != pipeline.SENTINEL_LABEL)
     else:
         dataset = dataset.map(to_example, num_parallel_calls=AUTOTUNE, deterministic=True)
-    drop_remainder = training if drop_remainder is None else drop_remainder
+        if pad:
+            dataset = pipeline.padded(dataset)
+    drop_remainder = training or pad if drop_remainder is None else drop_remainder
     return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(AUTOTUNE)
 
 

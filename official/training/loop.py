@@ -21,8 +21,18 @@ import tensorflow as tf
 from official import models
 from official.configs.config import ExperimentConfig
 from official.data import pipeline, video
-from official.training import ema, evaluate, finetune, losses, optimizer, replica_gradients
-from official.training.preemption import PreemptionWatcher
+from official.training import (
+    ema,
+    evaluate,
+    finetune,
+    losses,
+    multi_worker,
+    optimizer,
+    preemption,
+    randomness,
+    replica_gradients,
+    xla,
+)
 
 log = logging.getLogger("official.train")
 
@@ -65,6 +75,7 @@ class LoopMetrics:
     top1: float
     learning_rate: float
     images_per_second: float
+    steps: int  # run in this loop: fewer than asked after a preemption request
 
 
 class Trainer:
@@ -79,7 +90,8 @@ class Trainer:
     ):
         self.config = config
         self.strategy = strategy
-        self.model_dir = model_dir
+        self.model_dir = model_dir  # the run's: the chief's checkpoints, summaries, weights
+        self.is_chief = multi_worker.is_chief(strategy)
         self.global_batch = config.data.train_batch_size
         self.steps_per_epoch = config.train.steps_per_epoch(self.global_batch)
         self.total_steps = config.train.total_steps(self.global_batch)
@@ -89,8 +101,12 @@ class Trainer:
                 "optimizer.agc_clip with float16 loss scaling is not supported; "
                 "train in bfloat16 or float32 (runtime.precision)."
             )
+        # Every initializer and random layer draws its seed from Python's `random` when it is
+        # created: seeding here makes the initial weights a function of runtime.seed alone.
+        keras.utils.set_random_seed(config.runtime.seed)
         with strategy.scope():
             self.model = build_model(config)
+        self.replica_seeds = randomness.ReplicaSeeds(self.model, config.runtime.seed)
         if config.train.init_weights:
             # Before the EMA copies the weights; a resumed run's restore() overwrites them.
             finetune.initialize_from(self.model, config.train.init_weights)
@@ -114,14 +130,18 @@ class Trainer:
             objects["ema"] = self.ema
         self.checkpoint = tf.train.Checkpoint(**objects)
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, model_dir, max_to_keep=config.train.max_checkpoints
+            self.checkpoint,
+            multi_worker.worker_dir(strategy, model_dir),
+            max_to_keep=config.train.max_checkpoints,
         )
+        self.preemption = preemption.PreemptionWatcher()
         self._train_loop = tf.function(self._train_loop_fn)
-        self._replica_step_fn = (
-            tf.function(self._replica_step, jit_compile=True)
-            if config.runtime.xla
-            else self._replica_step
-        )
+        # The replica step, and the forward and backward pass it calls: XLA-compiled or not.
+        self._replica_step_fn, self._gradients = self._replica_step, self._forward_backward
+        if config.runtime.xla:
+            self._replica_step_fn, self._gradients = xla.compile_step(
+                strategy, self._replica_step, self._forward_backward
+            )
         self.evaluator = evaluate.Evaluator(
             self.model, strategy, config.data.num_classes, video=config.data.kind == "video"
         )
@@ -144,17 +164,29 @@ class Trainer:
         return path
 
     def restore(self) -> int:
-        """Restores the latest checkpoint in model_dir, if any; returns the step."""
-        latest = self.manager.latest_checkpoint
+        """Restores the latest checkpoint in model_dir (the chief's, on every worker), if any;
+        returns the step. Workers that would resume from different steps or weights raise
+        RuntimeError."""
+        latest = tf.train.latest_checkpoint(self.model_dir)
         if latest:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
-            log.info("restored %s at step %d", latest, self.step)
+            digest = multi_worker.weights_digest(self.model)
+            log.info("restored %s at step %d (weights digest %x)", latest, self.step, digest)
+        multi_worker.check_agreement(self.strategy, self.step, self.model, self.model_dir)
         return self.step
 
+    def save(self) -> None:
+        """A checkpoint at the current step. Every worker saves (saving is collective); the
+        others' copies are removed again at once."""
+        self.manager.save(checkpoint_number=self.step)
+        multi_worker.remove_worker_dir(self.strategy, self.model_dir)
+
     # ---- training step ----
-    def _replica_step(self, images, labels):
+    def _forward_backward(self, images, labels):
+        """One replica's loss, gradients and correct count; no cross-replica communication."""
         config = self.config
         variables = self.model.trainable_variables
+        self.replica_seeds.reseed(self.optimizer.iterations)
         with tf.GradientTape() as tape:
             logits = self.model(images, training=True)
             per_example = losses.cross_entropy(
@@ -174,16 +206,6 @@ class Trainer:
                 )
             scaled = self.optimizer.scale_loss(loss) if self.loss_scale else loss
         grads = tape.gradient(scaled, variables)
-        # Both need the whole global batch's gradient (docs/REFERENCE.md §2.7).
-        if config.optimizer.agc_clip:
-            grads = replica_gradients.clip_summed_gradients(
-                grads, variables, config.optimizer.agc_clip, skip=is_classifier
-            )
-        elif self.loss_scale:
-            grads = replica_gradients.agree_on_finiteness(grads)
-        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
-        if self.ema is not None:
-            self.ema.update()
         label_ids = labels if labels.shape.rank == 1 else tf.argmax(labels, axis=-1)
         correct = tf.reduce_sum(
             tf.cast(
@@ -191,7 +213,23 @@ class Trainer:
                 tf.float32,
             )
         )
-        return loss, correct, tf.cast(tf.shape(logits)[0], tf.float32)
+        return loss, grads, correct, tf.cast(tf.shape(logits)[0], tf.float32)
+
+    def _replica_step(self, images, labels):
+        loss, grads, correct, seen = self._gradients(images, labels)
+        variables = self.model.trainable_variables
+        # Both need the whole global batch's gradient (docs/REFERENCE.md §2.7), so they run
+        # here, outside the per-replica XLA program, where cross-replica sums are allowed.
+        if self.config.optimizer.agc_clip:
+            grads = replica_gradients.clip_summed_gradients(
+                grads, variables, self.config.optimizer.agc_clip, skip=is_classifier
+            )
+        elif self.loss_scale:
+            grads = replica_gradients.agree_on_finiteness(grads)
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        if self.ema is not None:
+            self.ema.update()
+        return loss, correct, seen
 
     def _replica_local_variables(self) -> list:
         """Variables each replica updates on its own: Keras 3 BN moving statistics (created with
@@ -213,8 +251,10 @@ class Trainer:
             variable.assign(mean)
 
     def _train_loop_fn(self, iterator, steps):
+        """Up to `steps` steps; fewer when a preemption is requested (checked before each)."""
         total_loss, correct, seen = tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)
-        for _ in tf.range(steps):
+        done = tf.constant(0)
+        while done < steps and not self.preemption.stop_requested(self.strategy):
             images, labels = next(iterator)
             outs = self.strategy.run(self._replica_step_fn, args=(images, labels))
             loss, step_correct, step_seen = (
@@ -223,21 +263,30 @@ class Trainer:
             total_loss += loss
             correct += step_correct
             seen += step_seen
+            done += 1
         if self.strategy.num_replicas_in_sync > 1:
             self.strategy.run(self._sync_replicas)
-        return total_loss / tf.cast(steps, tf.float32), correct / tf.maximum(seen, 1.0)
+        mean_loss = total_loss / tf.cast(tf.maximum(done, 1), tf.float32)
+        return mean_loss, correct / tf.maximum(seen, 1.0), done
 
     def train_loop(self, iterator, steps: int) -> LoopMetrics:
-        start = time.perf_counter()
-        loss, top1 = self._train_loop(iterator, tf.constant(steps))
-        loss = float(loss)
+        """Runs the loop on a second thread, so that SIGTERM is handled while it runs; raises
+        preemption.LoopAbandoned on a SIGTERM before the loop's first step."""
+        start, first_step = time.perf_counter(), self.step
+        loss, top1, done = preemption.run_in_thread(
+            self._train_loop,
+            iterator,
+            tf.constant(steps),
+            give_up=lambda: self.preemption.requested and self.step == first_step,
+        )
         elapsed = time.perf_counter() - start
         return LoopMetrics(
             self.step,
-            loss,
+            float(loss),
             float(top1),
             float(self.schedule(self.step)),
-            steps * self.global_batch / elapsed,
+            int(done) * self.global_batch / elapsed,
+            int(done),
         )
 
     # ---- evaluation ----
@@ -251,9 +300,15 @@ class Trainer:
 class Reporter:
     """TensorBoard summaries, and a progress bar on a terminal or plain log lines elsewhere."""
 
-    def __init__(self, model_dir: str, total_steps: int, start_step: int):
-        self.train_writer = tf.summary.create_file_writer(f"{model_dir}/train")
-        self.eval_writer = tf.summary.create_file_writer(f"{model_dir}/eval")
+    def __init__(self, model_dir: str | None, total_steps: int, start_step: int):
+        """model_dir None (workers other than the chief): no summaries."""
+        writer = (
+            tf.summary.create_file_writer
+            if model_dir
+            else lambda _: tf.summary.create_noop_writer()
+        )
+        self.train_writer = writer(f"{model_dir}/train")
+        self.eval_writer = writer(f"{model_dir}/eval")
         self.bar = None
         if sys.stdout.isatty():
             self.bar = keras.utils.Progbar(total_steps, stateful_metrics=["loss", "top1", "lr"])
@@ -278,6 +333,10 @@ class Reporter:
                 m.images_per_second,
                 skipped,
             )
+
+    def flush(self) -> None:
+        self.train_writer.flush()
+        self.eval_writer.flush()
 
     def eval(self, step: int, metrics: dict) -> None:
         with self.eval_writer.as_default(step=step):
@@ -312,6 +371,7 @@ def distributed_datasets(trainer: Trainer, training: bool, skipped=None):
             training=training,
             drop_remainder=True if tpu else None,
             skipped=skipped,
+            pad=not training,  # exact evaluation with static shapes, on every strategy
         )
 
     return trainer.strategy.distribute_datasets_from_function(dataset_fn)
@@ -325,33 +385,47 @@ def train(trainer: Trainer, evaluate: bool) -> dict:
     skipped = pipeline.SkippedRecords()
     iterator = iter(distributed_datasets(trainer, True, skipped))
     eval_every = config.train.eval_interval(trainer.global_batch) if evaluate else None
-    reporter = Reporter(trainer.model_dir, trainer.total_steps, start)
+    reporter = Reporter(trainer.model_dir if trainer.is_chief else None, trainer.total_steps, start)
     results, metrics = {}, None
-    with PreemptionWatcher() as preemption:
+    with trainer.preemption as watcher:
+        log.info("training from step %d to %d", trainer.step, trainer.total_steps)
         while trainer.step < trainer.total_steps:
             step = trainer.step
             boundary = min(trainer.total_steps, step + config.train.steps_per_loop)
             if eval_every:
                 boundary = min(boundary, (step // eval_every + 1) * eval_every)
-            metrics = trainer.train_loop(iterator, boundary - step)
-            if not math.isfinite(metrics.loss):
-                last = trainer.manager.latest_checkpoint
-                raise TrainingDiverged(
-                    f"loss is {metrics.loss} at step {metrics.step}: training stopped. The last "
-                    f"good checkpoint ({last or 'none'}) is kept; lower the learning rate or check "
-                    "the data, then rerun to resume from it."
-                )
-            reporter.train(metrics, skipped.count)
-            trainer.manager.save(checkpoint_number=trainer.step)
-            if preemption.requested:
-                log.warning("SIGTERM: checkpoint saved at step %d; rerun to resume.", trainer.step)
-                raise SystemExit(143)
+            try:
+                metrics = trainer.train_loop(iterator, boundary - step)
+            except preemption.LoopAbandoned:
+                log.warning("SIGTERM before any step since step %d: nothing new to save.", step)
+                reporter.flush()
+                raise
+            if metrics.steps:  # none when SIGTERM came before the loop's first step
+                if not math.isfinite(metrics.loss):
+                    last = trainer.manager.latest_checkpoint
+                    raise TrainingDiverged(
+                        f"loss is {metrics.loss} at step {metrics.step}: training stopped. The "
+                        f"last good checkpoint ({last or 'none'}) is kept; lower the learning "
+                        "rate or check the data, then rerun to resume from it."
+                    )
+                reporter.train(metrics, skipped.count)
+                trainer.save()
+            if watcher.requested:
+                if metrics.steps:
+                    log.warning(
+                        "SIGTERM: checkpoint saved at step %d; rerun to resume.", trainer.step
+                    )
+                else:
+                    log.warning("SIGTERM before any step since step %d: nothing new to save.", step)
+                reporter.flush()
+                raise preemption.Preempted()
             if eval_every and (
                 trainer.step % eval_every == 0 or trainer.step == trainer.total_steps
             ):
                 results = trainer.evaluate(distributed_datasets(trainer, False))
                 reporter.eval(trainer.step, results)
-    trainer.save_weights_file()
+    if trainer.is_chief:
+        trainer.save_weights_file()
     results["train_loss"] = metrics.loss if metrics else float("nan")
     results["skipped_records"] = skipped.count
     return results

@@ -1,0 +1,53 @@
+"""runtime.precision 'auto' (docs/distributed.md, "Precision")."""
+
+import os
+
+import pytest
+
+from official.training import precision
+
+# /proc/cpuinfo excerpts: a Cooper Lake Xeon (AVX512_BF16), a Sapphire Rapids one (AMX-BF16
+# and AVX512_BF16), a Skylake one (AVX-512 without bfloat16).
+COOPER_LAKE = "flags\t\t: fpu sse2 avx2 avx512f avx512_vnni avx512_bf16 fma\n"
+SAPPHIRE_RAPIDS = "flags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n"
+SKYLAKE = "flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512vl fma\n"
+
+
+def cpuinfo(tmp_path, flags_line):
+    path = tmp_path / "cpuinfo"
+    path.write_text("processor\t: 0\nmodel name\t: test\n" + flags_line + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "flags_line,expected",
+    [
+        (COOPER_LAKE, "bfloat16"),
+        (SAPPHIRE_RAPIDS, "bfloat16"),
+        (SKYLAKE, "float32"),
+        ("", "float32"),
+    ],
+)
+def test_auto_on_a_cpu_follows_its_bfloat16_flags(tmp_path, flags_line, expected):
+    assert precision.resolve("auto", "cpu", cpuinfo(tmp_path, flags_line)) == expected
+
+
+def test_auto_on_accelerators_and_explicit_choices(tmp_path):
+    no_bf16 = cpuinfo(tmp_path, SKYLAKE)
+    assert precision.resolve("auto", "tpu", no_bf16) == "bfloat16"
+    assert precision.resolve("auto", "gpu", no_bf16) == "float16"
+    assert precision.resolve("auto", "cpu", str(tmp_path / "missing")) == "float32"
+    for choice in ("float32", "bfloat16", "float16"):
+        assert precision.resolve(choice, "cpu", no_bf16) == choice
+    with pytest.raises(ValueError, match="runtime.precision='fp8'; use auto, float32, "):
+        precision.resolve("fp8", "cpu")
+
+
+def test_this_machine():
+    """What auto picks here, checked against the flags as the kernel lists them."""
+    if not os.path.exists("/proc/cpuinfo"):
+        pytest.skip("no /proc/cpuinfo: auto is float32 on this CPU (tested above)")
+    with open("/proc/cpuinfo") as f:
+        flags = next(line for line in f if line.startswith("flags")).split()
+    native = "avx512_bf16" in flags or "amx_bf16" in flags
+    assert precision.resolve("auto", "cpu") == ("bfloat16" if native else "float32")
