@@ -2,10 +2,13 @@
 
 Both train ResNet-50 with the 2015 stride placement (the same architecture and FLOPs; ours has
 no conv biases) on one synthetic in-memory batch (16 x 128 x 128, 100 classes) with the same
-SGD (Nesterov momentum 0.9, no weight decay, no label smoothing). fit runs once; each of its
-epochs is a timed round, followed by a timed round of our loop, so the rounds alternate and
-fit's per-call setup is not charged to it. The first round of each (tracing) is excluded.
-Prints the median images/second, the spread and the ratio ours / keras (>= 1.0: not slower).
+SGD (Nesterov momentum 0.9, no weight decay, no label smoothing). Ours runs twice: in float32,
+and in the precision `runtime.precision: auto` picks on this machine (official/training/
+precision.py: bfloat16 on a CPU with AVX512_BF16 or AMX, else float32). fit runs once; each of
+its epochs is a timed round, followed by a timed round of each of ours, so the rounds alternate
+and fit's per-call setup is not charged to it. The first round of each (tracing) is excluded.
+Prints the median images/second, the spread and the ratio to keras.applications in float32
+(float32: >= 1.0, not slower; auto on a CPU with native bfloat16: target >= 1.4).
 
     python benchmarks/train_speed.py [--rounds 5] [--steps 5]
 """
@@ -28,7 +31,8 @@ import tensorflow as tf  # noqa: E402
 from official.benchmark import machine_description  # noqa: E402
 from official.configs import recipes  # noqa: E402
 from official.configs.overrides import apply_overrides  # noqa: E402
-from official.training import loop  # noqa: E402
+from official.training import loop, precision  # noqa: E402
+from official.training.strategy import device_kind  # noqa: E402
 
 
 def main() -> None:
@@ -47,19 +51,29 @@ def main() -> None:
     labels = tf.constant(rng.integers(0, args.num_classes, (batch,)), tf.int32)
     data = tf.data.Dataset.from_tensors((images, labels)).repeat()
 
-    config = recipes.get("sample")
-    apply_overrides(
-        config,
-        {
-            "model.name": "resnet50",
-            "model.kwargs": {"stride_in_1x1": True},
-            "data.num_classes": args.num_classes,
-            "data.train_batch_size": batch,
-            "optimizer": {"weight_decay": 0.0, "label_smoothing": 0.0, "ema_decay": 0.0},
-        },
-    )
-    config.model.kwargs = {"stride_in_1x1": True}
-    trainer = loop.Trainer(config, tf.distribute.get_strategy(), "/tmp/train_speed_unused")
+    def our_trainer(policy: str) -> loop.Trainer:
+        config = recipes.get("sample")
+        apply_overrides(
+            config,
+            {
+                "model.name": "resnet50",
+                "data.num_classes": args.num_classes,
+                "data.train_batch_size": batch,
+                "optimizer": {"weight_decay": 0.0, "label_smoothing": 0.0, "ema_decay": 0.0},
+            },
+        )
+        config.model.kwargs = {"stride_in_1x1": True}
+        keras.mixed_precision.set_global_policy(precision.POLICIES[policy])
+        try:
+            return loop.Trainer(config, tf.distribute.get_strategy(), "/tmp/train_speed_unused")
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+
+    auto = precision.resolve("auto", device_kind(tf.distribute.get_strategy()))
+    ours = {
+        ("official/train.py loop", "float32"): our_trainer("float32"),
+        ("official/train.py loop", f"auto={auto}"): our_trainer(auto),
+    }
     ours_iter = iter(data)
 
     theirs = keras.applications.ResNet50(
@@ -74,15 +88,16 @@ def main() -> None:
         jit_compile=False,
     )
 
-    def time_ours(steps):
+    def time_ours(trainer, steps):
         start = time.perf_counter()
         trainer.train_loop(ours_iter, steps)
         return steps * batch / (time.perf_counter() - start)
 
-    rates = {"official/train.py loop": [], "keras.applications + fit": []}
+    keras_row = ("keras.applications + fit", "float32")
+    rates = {keras_row: [], **{row: [] for row in ours}}
 
     class Alternate(keras.callbacks.Callback):
-        """Times each fit epoch, then runs one timed round of our loop: the rounds alternate
+        """Times each fit epoch, then runs one timed round of each of ours: the rounds alternate
         inside ONE fit call, so fit's per-call setup is not charged to it."""
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -90,12 +105,14 @@ def main() -> None:
 
         def on_epoch_end(self, epoch, logs=None):
             theirs_rate = args.steps * batch / (time.perf_counter() - self.start)
-            ours_rate = time_ours(args.steps)
-            if epoch > 0:  # epoch 0 is the warm-up of both
-                rates["keras.applications + fit"].append(theirs_rate)
-                rates["official/train.py loop"].append(ours_rate)
+            ours_rates = {row: time_ours(trainer, args.steps) for row, trainer in ours.items()}
+            if epoch > 0:  # epoch 0 is the warm-up of all
+                rates[keras_row].append(theirs_rate)
+                for row, rate in ours_rates.items():
+                    rates[row].append(rate)
 
-    time_ours(2)  # trace our loop before fit's first epoch is timed
+    for trainer in ours.values():
+        time_ours(trainer, 2)  # trace our loops before fit's first epoch is timed
     theirs.fit(
         data, steps_per_epoch=args.steps, epochs=args.rounds + 1, verbose=0, callbacks=[Alternate()]
     )
@@ -105,15 +122,12 @@ def main() -> None:
         f"resnet50 (v1 strides), batch {batch}, {size}x{size}, {args.num_classes} classes, "
         f"{args.rounds} rounds x {args.steps} steps, warm-up excluded"
     )
-    for name, values in rates.items():
-        print(
-            f"{name:28s} {statistics.median(values):8.2f} img/s "
-            f"(min {min(values):.2f}, max {max(values):.2f})"
-        )
-    ratio = statistics.median(rates["official/train.py loop"]) / statistics.median(
-        rates["keras.applications + fit"]
-    )
-    print(f"ratio ours / keras: {ratio:.3f}")
+    reference = statistics.median(rates[keras_row])
+    print(f"{'':28s} {'precision':16s} {'img/s':>8s} {'(min, max)':>18s}  vs keras float32")
+    for (name, policy), values in rates.items():
+        median = statistics.median(values)
+        spread = f"({min(values):.2f}, {max(values):.2f})"
+        print(f"{name:28s} {policy:16s} {median:8.2f} {spread:>18s}  {median / reference:.3f}")
 
 
 if __name__ == "__main__":
