@@ -245,7 +245,11 @@ def resnet_main() -> ExperimentConfig:
     return ExperimentConfig(
         model=ModelConfig(name="resnet50"),
         data=DataConfig(
-            image_size=224, train_batch_size=1024, eval_batch_size=1024, augmentation="none"
+            image_size=224,
+            train_batch_size=1024,
+            eval_batch_size=1024,
+            augmentation="none",
+            dtype=TPU_IMAGE_DTYPE,
         ),
         optimizer=OptimizerConfig(
             base_learning_rate=0.1,

@@ -30,7 +30,6 @@ SIMPLE = {
     "label_smoothing": "optimizer.label_smoothing",
     "moving_average_decay": "optimizer.ema_decay",
     "iterations_per_loop": "train.steps_per_loop",
-    "precision": "runtime.precision",
     "tpu": "runtime.tpu",
     "tpu_zone": "runtime.tpu_zone",
     "gcp_project": "runtime.gcp_project",
@@ -66,7 +65,7 @@ NEUTRAL = {
     "data_format": (("channels_last", None), "models are channels-last"),
 }
 SPECIAL = ("resnet_depth", "use_tpu", "num_label_classes", "augment_name", "train_steps")
-SPECIAL += ("steps_per_eval",)
+SPECIAL += ("steps_per_eval", "precision")
 KNOWN = {*SIMPLE, *MODEL_KWARGS, *IGNORED, *NEUTRAL, *SPECIAL}
 GROUPS = ("model", "data", "optimizer", "train", "runtime")  # the config's own top-level keys
 RESNET_NAME = re.compile(r"(?P<family>resnet|resnetrs|seresnet)(?P<depth>\d+)(?P<suffix>d?)")
@@ -106,6 +105,10 @@ def translate(hparams: dict, config) -> dict:
             keys.update({"train.train_steps": value, "train.epochs": None})
         elif name == "steps_per_eval":
             keys.update({"train.eval_every_steps": value, "train.eval_every_epochs": None})
+        elif name == "precision":
+            # resnet_main.py: use_bfloat16 = precision == 'bfloat16' sets the images' dtype too.
+            keys["runtime.precision"] = value
+            keys["data.dtype"] = "bfloat16" if value == "bfloat16" else "float32"
         elif name == "use_tpu":
             keys["runtime.strategy"] = "tpu" if value else "one_device"
         elif name == "num_label_classes":

@@ -213,3 +213,13 @@ def test_sample_video_recipe_and_what_video_data_refuses():
         overrides.apply_overrides(recipes.get("sample_video"), {"video.num_test_crops": 2})
     with pytest.raises(ValueError, match="data.kind='audio' is not known"):
         overrides.apply_overrides(recipes.get("sample"), {"data.kind": "audio"})
+
+
+def test_tpu_recipes_feed_bfloat16_images():
+    """docs/distributed.md, "Precision": half the infeed bytes of float32 images."""
+    names = [n for n in recipes.list_recipes() if "<" not in n]
+    tpu = [n for n in names if recipes.get(n).runtime.strategy == "tpu"]
+    assert {"resnetrs50_i160", "nfnet_f0", "efficientnet_b0", "resnet_main"} <= set(tpu)
+    assert all(recipes.get(n).data.dtype == "bfloat16" for n in tpu), tpu
+    assert recipes.get("efficientnet_rs_b4_i320").data.dtype == "bfloat16"
+    assert recipes.get("sample").data.dtype == "float32"

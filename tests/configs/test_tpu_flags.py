@@ -54,8 +54,9 @@ FLAG_TABLE = [
     (["--momentum=0.8"], {"optimizer.momentum": 0.8}),
     (["--weight_decay=0.0002"], {"optimizer.weight_decay": 2e-4}),
     (["--label_smoothing=0.1"], {"optimizer.label_smoothing": 0.1}),
-    (["--precision=bfloat16"], {"runtime.precision": "bfloat16"}),
-    (["--precision=float32"], {"runtime.precision": "float32"}),
+    # resnet_main.py's use_bfloat16 = (precision == 'bfloat16') also sets the images' dtype.
+    (["--precision=bfloat16"], {"runtime.precision": "bfloat16", "data.dtype": "bfloat16"}),
+    (["--precision=float32"], {"runtime.precision": "float32", "data.dtype": "float32"}),
     (["--resnet_depth=101"], {"model.name": "resnet101"}),
     (["--config=resnetrs50_i160", "--resnet_depth=152"], {"model.name": "resnetrs152"}),
     (["--use_tpu"], {"runtime.strategy": "tpu"}),
