@@ -64,6 +64,9 @@ def watched_run(sample_dir, tmp_path_factory):
             f"--train_steps={STEPS}",
             f"--iterations_per_loop={LOOP}",
             f"--train_batch_size={BATCH}",
+            # float32, so the NumPy-side accuracies below compute exactly what the watcher did
+            # (precision auto is bfloat16 on CPUs with AVX512_BF16: a logit may round apart).
+            "--precision=float32",
         ],
         cwd=ROOT,
         capture_output=True,
