@@ -22,15 +22,21 @@ import sys
 
 from absl import app, flags
 
-flags.DEFINE_string("input_dir", None, "Root of the image tree.", required=True)
-flags.DEFINE_string("output_dir", None, "Where the shards and labels.json go.", required=True)
-flags.DEFINE_enum("layout", "folder", ["folder", "imagenet"], "How input_dir is organised.")
-flags.DEFINE_list("splits", ["train", "validation"], "Split folders to convert (those present).")
-flags.DEFINE_string("validation_labels", None, "imagenet layout: synset per validation file.")
-flags.DEFINE_integer("train_shards", 1024, "Shards for the train split.")
-flags.DEFINE_integer("validation_shards", 128, "Shards for every other split.")
-flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Processes encoding images.")
-flags.DEFINE_integer("seed", 0, "Seed of the train file order (shards mix classes).")
+
+def define_flags() -> None:
+    """Defined only when run as a program: importing this module (tests, other programs) must not
+    add required flags to the process's flag set, which would fail every later flag parse."""
+    flags.DEFINE_string("input_dir", None, "Root of the image tree.", required=True)
+    flags.DEFINE_string("output_dir", None, "Where the shards and labels.json go.", required=True)
+    flags.DEFINE_enum("layout", "folder", ["folder", "imagenet"], "How input_dir is organised.")
+    flags.DEFINE_list("splits", ["train", "validation"], "Split folders to convert (if present).")
+    flags.DEFINE_string("validation_labels", None, "imagenet layout: synset per validation file.")
+    flags.DEFINE_integer("train_shards", 1024, "Shards for the train split.")
+    flags.DEFINE_integer("validation_shards", 128, "Shards for every other split.")
+    flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Processes encoding images.")
+    flags.DEFINE_integer("seed", 0, "Seed of the train file order (shards mix classes).")
+
+
 FLAGS = flags.FLAGS
 
 
@@ -174,4 +180,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
