@@ -1,12 +1,19 @@
 """Images/second per CPU core of the ResNet-RS training input pipeline (SPEC 2.2) at 224.
 
 Real photos shipped with scikit-image are re-encoded as JPEGs of ImageNet-like sizes (about
-500x375, and larger) and held in memory; tf.data runs the per-image work on ONE thread (a
-private threadpool of size 1), so the figures are per core. Variants, timed in alternating rounds:
-  fused        decode_and_crop_jpeg + bicubic resize + flip    (what the pipeline does)
-  full+slice   decode_jpeg of the whole image, then slice      (the same crop, unfused)
-  fused+RA     fused, then RandAugment N=2, M=10
-Prints the median images/second, the fused/full ratio and the share of time RandAugment adds.
+500x375, and larger) and held in memory; tf.data runs the per-image work synchronously with one
+op thread, so the figures are per core. Variants, timed in alternating rounds:
+  fused            decode_and_crop_jpeg + bicubic resize + flip    (what the pipeline does)
+  full+slice       decode_jpeg of the whole image, then slice      (the same crop, unfused)
+  fused official   fused with preprocessing='official_tpu'         (TF1 resize_bicubic)
+  fused+RA pil     fused, then RandAugment N=2, M=10, variant 'pil' (the earlier semantics)
+  fused+RA tpu     fused, then RandAugment N=2, M=10, variant 'official_tpu'
+  RA pil, RA tpu   RandAugment alone on the 30 crops held in memory (less noise from decoding)
+and, paired call by call, the four ops whose arithmetic differs between pil and official_tpu
+(the other twelve run the same code).
+Prints the median images/second and CPU milliseconds per image, the fused/full ratio, the share
+of time RandAugment adds and the milliseconds per image each RandAugment variant costs, by the
+wall clock and by CPU time (official_tpu's target: no more than pil's, today's semantics).
 
 Video row (docs/video.md): the Kinetics recipe's training clips (32 frames at stride 2, one
 224x224 crop of area 0.08-1 and aspect 0.5-2, flip) from SequenceExamples of 256x340 JPEG frames
@@ -61,38 +68,93 @@ def make_jpegs() -> list[bytes]:
     return out
 
 
-def pipeline(jpegs: list[bytes], fn, batch_size: int) -> tf.data.Dataset:
-    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(jpegs)).repeat()
-    dataset = dataset.map(fn, num_parallel_calls=1).batch(batch_size)
+def pipeline(source, fn, batch_size: int) -> tf.data.Dataset:
+    """fn(element, seed) over `source` (JPEG bytes or images), repeated; every element gets its
+    own stateless seed, as in training. The map runs synchronously on the thread that asks for a
+    batch, with no optimization that computes ahead: the iterators timed in turn do no work in
+    the background, so each timing holds exactly its own batches (one op thread: per core)."""
+    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(source)).repeat().enumerate()
+    seed = lambda i: tf.stack([tf.constant(0, tf.int64), i])  # noqa: E731
+    dataset = dataset.map(lambda i, b: fn(b, seed(i))).batch(batch_size)
     options = tf.data.Options()
     options.threading.private_threadpool_size = 1
     options.threading.max_intra_op_parallelism = 1
     options.autotune.enabled = False
+    options.experimental_optimization.apply_default_optimizations = False
+    options.experimental_optimization.map_parallelization = False
+    options.experimental_optimization.map_and_batch_fusion = False
+    options.experimental_optimization.inject_prefetch = False
     return dataset.with_options(options)
 
 
-def images_per_second(iterator, batches: int, batch_size: int) -> float:
-    start = time.perf_counter()
+def images_per_second(iterator, batches: int, batch_size: int) -> tuple[float, float]:
+    """(images per wall-clock second, CPU milliseconds per image). The CPU time is the process's
+    (every thread's), which a loaded machine inflates far less than the wall-clock time."""
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(batches):
         next(iterator)
-    return batches * batch_size / (time.perf_counter() - start)
+    images = batches * batch_size
+    return images / (time.perf_counter() - start), (time.process_time() - cpu) * 1e3 / images
+
+
+def differing_ops(crops: tf.Tensor, rounds: int, calls: int = 20) -> None:
+    """Milliseconds per 224x224 image of the ops whose arithmetic differs between the variants,
+    the two variants timed alternately, median over rounds."""
+    images = tf.unstack(crops[:8])
+    for name in ("Posterize", "Solarize", "Contrast", "Sharpness"):
+        fns = {}
+        for variant in ("pil", "official_tpu"):
+            op = randaugment.op_with_magnitude(name, 10, variant)
+            fns[variant] = tf.function(lambda op=op: [op(im, 1.0, (0, 0)) for im in images])
+            fns[variant]()  # trace
+        ms = {v: [] for v in fns}
+        for round_ in range(rounds):
+            for variant in list(fns) if round_ % 2 == 0 else list(reversed(fns)):
+                fn = fns[variant]
+                start = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                ms[variant].append((time.perf_counter() - start) * 1e3 / (calls * len(images)))
+        pil, tpu = (statistics.median(ms[v]) for v in fns)
+        print(f"  {name:10s} pil {pil:.3f} ms, official_tpu {tpu:.3f} ms: ratio {tpu / pil:.3f}")
 
 
 def image_rows(args) -> None:
     jpegs = make_jpegs()
     size = args.image_size
+    crop = preprocess.crop_for_train
+
+    def with_ra(variant):
+        def fn(image_bytes, seed):
+            ra_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+            return randaugment.randaugment(
+                crop(image_bytes, size, seed=seed), 2, 10, variant, ra_seed
+            )
+
+        return fn
+
     variants = {
-        "fused": lambda b: preprocess.crop_for_train(b, size),
-        "full+slice": lambda b: preprocess.crop_for_train(b, size, fused=False),
-        "fused+RA": lambda b: randaugment.randaugment(preprocess.crop_for_train(b, size), 2, 10),
+        "fused": lambda b, s: crop(b, size, seed=s),
+        "full+slice": lambda b, s: crop(b, size, fused=False, seed=s),
+        "fused official": lambda b, s: crop(b, size, seed=s, method="official_tpu"),
+        "fused+RA pil": with_ra("pil"),
+        "fused+RA tpu": with_ra("official_tpu"),
     }
     iterators = {k: iter(pipeline(jpegs, fn, args.batch_size)) for k, fn in variants.items()}
+    crops = tf.stack([crop(tf.constant(b), size, seed=[0, i]) for i, b in enumerate(jpegs)])
+    for variant, short in (("pil", "pil"), ("official_tpu", "tpu")):
+        augment = lambda im, s, v=variant: randaugment.randaugment(im, 2, 10, v, s)  # noqa: E731
+        iterators[f"RA {short}"] = iter(pipeline(crops, augment, args.batch_size))
     for it in iterators.values():  # warm-up: tracing and the first batches
         images_per_second(it, 2, args.batch_size)
-    rates = {k: [] for k in variants}
-    for _ in range(args.rounds):
-        for name, it in iterators.items():
-            rates[name].append(images_per_second(it, args.batches, args.batch_size))
+    rates = {k: [] for k in iterators}
+    cpu_ms = {k: [] for k in iterators}
+    for round_ in range(args.rounds):  # every other round in reverse order: no order bias
+        names = list(iterators) if round_ % 2 == 0 else list(reversed(iterators))
+        for name in names:
+            rate, ms = images_per_second(iterators[name], args.batches, args.batch_size)
+            rates[name].append(rate)
+            cpu_ms[name].append(ms)
 
     mean_pixels = np.mean([w * h for w, h in SIZES])
     print(
@@ -100,19 +162,35 @@ def image_rows(args) -> None:
         f"{len(SIZES)} sizes (mean {mean_pixels / 1e3:.0f} kpixels); output {size}x{size}, "
         f"batch {args.batch_size}; {args.rounds} rounds x {args.batches} batches"
     )
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    cpu = {name: statistics.median(values) for name, values in cpu_ms.items()}
     for name, values in rates.items():
         print(
-            f"{name:12s} {statistics.median(values):8.1f} img/s/core "
-            f"(min {min(values):.1f}, max {max(values):.1f})"
+            f"{name:15s} {median[name]:8.1f} img/s/core (min {min(values):.1f}, "
+            f"max {max(values):.1f}); CPU {cpu[name]:.3f} ms/image"
         )
-    fused = statistics.median(rates["fused"])
-    full = statistics.median(rates["full+slice"])
-    with_ra = statistics.median(rates["fused+RA"])
-    print(f"ratio fused / full+slice: {fused / full:.3f}")
+    print(f"ratio fused / full+slice: {median['fused'] / median['full+slice']:.3f}")
+    print(f"ratio fused official / fused: {median['fused official'] / median['fused']:.3f}")
+    for label, table in (("wall", {k: 1e3 / v for k, v in median.items()}), ("CPU", cpu)):
+        added = {v: table[f"fused+RA {v}"] - table["fused"] for v in ("pil", "tpu")}
+        alone = {v: table[f"RA {v}"] for v in ("pil", "tpu")}
+        for how, ms in (("fused+RA - fused", added), ("alone", alone)):
+            print(
+                f"RandAugment N=2 M=10, {label} ms/image ({how}): pil (today's) {ms['pil']:.3f}, "
+                f"official_tpu {ms['tpu']:.3f}; official_tpu / pil = "
+                f"{ms['tpu'] / ms['pil']:.3f} (target <= 1)"
+            )
+    paired = [t / p for t, p in zip(cpu_ms["RA tpu"], cpu_ms["RA pil"], strict=True)]
     print(
-        f"RandAugment share of the time per image: {1 - with_ra / fused:.3f} "
-        f"(target <= 0.50: it may at most halve the throughput)"
+        f"RandAugment alone, official_tpu / pil CPU time, median of the per-round ratios "
+        f"(each pair timed back to back): {statistics.median(paired):.3f} (target <= 1)"
     )
+    print(
+        f"RandAugment (official_tpu) share of the time per image: "
+        f"{1 - median['fused+RA tpu'] / median['fused']:.3f} (target <= 0.50)"
+    )
+    print("ops that differ, m=10, ms per 224x224 image (median of alternating rounds):")
+    differing_ops(crops, args.rounds)
 
 
 # ---- Video --------------------------------------------------------------------------------------
@@ -163,7 +241,7 @@ def video_rows(args) -> None:
     batch = args.video_batch_size
 
     def summed(fn):  # one scalar per clip: both variants end alike and batch whatever their shape
-        return lambda record: tf.reduce_sum(tf.cast(fn(record), tf.float32))
+        return lambda record, seed: tf.reduce_sum(tf.cast(fn(record), tf.float32))
 
     iterators = {
         name: iter(pipeline(records, summed(fn), batch))
@@ -194,7 +272,7 @@ def video_rows(args) -> None:
     rates = {"clips": [], "decode": [], "model": []}
     for _ in range(args.rounds):
         for name, it in iterators.items():
-            rates[name].append(images_per_second(it, args.video_batches, batch))
+            rates[name].append(images_per_second(it, args.video_batches, batch)[0])
         start = time.perf_counter()
         for _ in range(args.model_steps):
             float(train_step())

@@ -9,6 +9,10 @@ AUGMENTATIONS = ("none", "randaugment", "bag_of_tricks")
 # 'image': tf.train.Example images (official/data/pipeline.py). 'video': SequenceExample clips
 # (official/data/video.py) with the `video` group's sampling, multi-view evaluation and export.
 DATA_KINDS = ("image", "video")
+# RandAugment arithmetic (official/data/randaugment.py) and the crop/resize/normalization
+# (official/data/preprocess.py); docs/data_ops.md describes each setting.
+RANDAUGMENT_VARIANTS = ("official_tpu", "pil", "model_garden")
+PREPROCESSINGS = ("tf2", "official_tpu")
 
 
 @dataclasses.dataclass
@@ -40,6 +44,12 @@ class DataConfig:
     augmentation: str = "randaugment"
     randaugment_layers: int = 2
     randaugment_magnitude: float = 10.0
+    # 'official_tpu': bit-exact to tensorflow/tpu's autoaugment.py, quirks included; 'pil': the
+    # ops as PIL defines them; 'model_garden': tensorflow/models' augment.py.
+    randaugment_variant: str = "official_tpu"
+    # Crop/resize/mean-std: 'tf2' (TF2 bicubic resize, mean 123.68, ...) or 'official_tpu'
+    # (tensorflow/tpu resnet_preprocessing.py: TF1 resize_bicubic, mean 255 x 0.485, ...).
+    preprocessing: str = "tf2"
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
     shuffle_buffer: int = 16384
@@ -51,14 +61,25 @@ class DataConfig:
     pseudo_label_dir: str = ""
     # Allow TFDS to download and prepare a dataset that is not in data_dir yet.
     tfds_download: bool = False
+    # Seeds the file order, the shuffle and every image's augmentation (stateless): two runs
+    # with the same seed give the same batches, unless mixup/CutMix is on (Keras' layers draw
+    # from a stateful generator). None: the shuffles follow TF's global seed and the
+    # augmentation seed is drawn from Python's `random`.
     seed: int | None = None
 
     def __post_init__(self):
         if self.kind not in DATA_KINDS:
             raise ValueError(f"data.kind={self.kind!r} is not known; use one of {DATA_KINDS}.")
-        if self.augmentation not in AUGMENTATIONS:
+        for field, value, known in (
+            ("augmentation", self.augmentation, AUGMENTATIONS),
+            ("randaugment_variant", self.randaugment_variant, RANDAUGMENT_VARIANTS),
+            ("preprocessing", self.preprocessing, PREPROCESSINGS),
+        ):
+            if value not in known:
+                raise ValueError(f"data.{field}={value!r} is not known; use one of {known}.")
+        if self.randaugment_magnitude < 0:
             raise ValueError(
-                f"data.augmentation={self.augmentation!r} is not known; use one of {AUGMENTATIONS}."
+                f"data.randaugment_magnitude={self.randaugment_magnitude}; use 0 or more."
             )
         if self.dtype not in ("float32", "bfloat16"):
             raise ValueError(f"data.dtype={self.dtype!r}; use 'float32' or 'bfloat16'.")

@@ -67,10 +67,18 @@ RESNET_RS = {
 }
 
 
+# The published ResNet-RS and EfficientNet numbers came from tensorflow/tpu's data ops as of the
+# ResNet-RS release (9e57561, 2021-03-10): its RandAugment and its crop/resize/normalization,
+# eval crop size / (size + 32) at every size (docs/data_ops.md).
+OFFICIAL_DATA_OPS = dict(
+    randaugment_variant="official_tpu", preprocessing="official_tpu", eval_crop_padding=32
+)
+
+
 def resnet_rs(depth: int, image_size: int, magnitude: int, dropout: float, drop_path: float):
     """Batch 4096, lr 0.1 * 4096 / 256 = 1.6, 5 warmup epochs then cosine, Nesterov 0.9, weight
     decay 4e-5, label smoothing 0.1, EMA 0.9999 (BN statistics included, BN momentum 0),
-    RandAugment N=2, bfloat16 on TPU, 350 epochs = 109,475 steps."""
+    RandAugment N=2, bfloat16 on TPU, 350 epochs = 109,475 steps; tensorflow/tpu's data ops."""
     return ExperimentConfig(
         model=ModelConfig(
             name=f"resnetrs{depth}",
@@ -84,6 +92,7 @@ def resnet_rs(depth: int, image_size: int, magnitude: int, dropout: float, drop_
             randaugment_layers=2,
             randaugment_magnitude=magnitude,
             dtype=TPU_IMAGE_DTYPE,
+            **OFFICIAL_DATA_OPS,
         ),
         optimizer=OptimizerConfig(
             base_learning_rate=0.1,
@@ -168,6 +177,7 @@ def efficientnet_recipe(variant: str, image_size: int | None = None) -> Experime
     dropout, label smoothing 0.1, EMA 0.9999, 350 epochs. Augmentation is RandAugment with the
     magnitude rule of the ResNet-RS paper (7.2), so that EfficientNet and EfficientNet-RS runs
     differ only in resolution; the 2019 paper used AutoAugment, which this library does not have.
+    Data ops are tensorflow/tpu's (its efficientnet/preprocessing.py computes as resnet's).
     """
     from official.models.efficientnet import COEFFICIENTS
 
@@ -184,6 +194,7 @@ def efficientnet_recipe(variant: str, image_size: int | None = None) -> Experime
             randaugment_layers=2,
             randaugment_magnitude=efficientnet_randaugment_magnitude(size),
             dtype=TPU_IMAGE_DTYPE,
+            **OFFICIAL_DATA_OPS,
         ),
         optimizer=OptimizerConfig(
             name="rmsprop",
@@ -239,9 +250,9 @@ def resnet_main() -> ExperimentConfig:
     configs/resnet_config.py), the base of `official/train.py --tpu=...` without --config
     (docs/tpu.md): ResNet-50 at 224, batch 1024, 112,590 steps (90 epochs), lr 0.1 * batch / 256
     after 5 warmup epochs, Nesterov momentum 0.9, L2 weight decay 1e-4 in the loss, no label
-    smoothing, BN momentum 0.9, no EMA, crop and flip only, 1,251 steps per loop and per
-    evaluation, on a TPU. The decay after warmup is cosine here, where resnet_main.py divides the
-    rate by 10 at 30, 60 and 80 of 90 epochs."""
+    smoothing, BN momentum 0.9, no EMA, crop and flip only (tensorflow/tpu's data ops), 1,251
+    steps per loop and per evaluation, on a TPU. The decay after warmup is cosine here, where
+    resnet_main.py divides the rate by 10 at 30, 60 and 80 of 90 epochs."""
     return ExperimentConfig(
         model=ModelConfig(name="resnet50"),
         data=DataConfig(
@@ -250,6 +261,7 @@ def resnet_main() -> ExperimentConfig:
             eval_batch_size=1024,
             augmentation="none",
             dtype=TPU_IMAGE_DTYPE,
+            **OFFICIAL_DATA_OPS,
         ),
         optimizer=OptimizerConfig(
             base_learning_rate=0.1,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from official.data.seeds import random_seed
+
 # AlexNet's (Krizhevsky et al. 2012) principal components of ImageNet RGB, in pixel units.
 PCA_EIGVAL = (55.46, 4.794, 1.148)
 PCA_EIGVEC = (
@@ -15,20 +17,26 @@ PCA_EIGVEC = (
 )
 
 
-def color_jitter(image: tf.Tensor, strength: float = 0.4) -> tf.Tensor:
+def _seed(seed):
+    return random_seed() if seed is None else seed
+
+
+def color_jitter(image: tf.Tensor, strength: float = 0.4, seed=None) -> tf.Tensor:
     """Brightness and saturation scaled by factors from [1 - s, 1 + s] ([0.6, 1.4]); hue rotated by
     up to s * 180 degrees (GluonCV's HueJitterAug, which the Bag-of-Tricks code used).
-    Float [H, W, 3] in 0..255 in and out."""
-    image = image * tf.random.uniform([], 1.0 - strength, 1.0 + strength)
+    Float [H, W, 3] in 0..255 in and out; random draws are stateless, from `seed` ([2])."""
+    seeds = tf.unstack(tf.random.experimental.stateless_split(_seed(seed), 3))
+    low, high = 1.0 - strength, 1.0 + strength
+    image = image * tf.random.stateless_uniform([], seeds[0], low, high)
     image = tf.clip_by_value(image, 0.0, 255.0) / 255.0
-    image = tf.image.adjust_saturation(image, tf.random.uniform([], 1.0 - strength, 1.0 + strength))
-    image = tf.image.random_hue(image, strength / 2.0)
+    image = tf.image.adjust_saturation(image, tf.random.stateless_uniform([], seeds[1], low, high))
+    image = tf.image.stateless_random_hue(image, strength / 2.0, seeds[2])
     return tf.clip_by_value(image, 0.0, 1.0) * 255.0
 
 
-def pca_lighting(image: tf.Tensor, std: float = 0.1) -> tf.Tensor:
+def pca_lighting(image: tf.Tensor, std: float = 0.1, seed=None) -> tf.Tensor:
     """AlexNet lighting noise: add eigvec @ (alpha * eigval), alpha ~ N(0, std), per image."""
-    alpha = tf.random.normal([3], stddev=std)
+    alpha = tf.random.stateless_normal([3], _seed(seed), stddev=std)
     rgb = tf.linalg.matvec(tf.constant(PCA_EIGVEC), alpha * tf.constant(PCA_EIGVAL))
     return tf.clip_by_value(image + rgb, 0.0, 255.0)
 

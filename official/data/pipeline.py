@@ -18,7 +18,7 @@ import os
 import tensorflow as tf
 
 from official.configs.config import DataConfig
-from official.data import augment, preprocess, randaugment, synthetic, tfrecord
+from official.data import augment, preprocess, randaugment, seeds, synthetic, tfrecord
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -97,7 +97,7 @@ def record_dataset(split, config, input_context, training) -> tf.data.Dataset:
         lambda f: tf.data.TFRecordDataset(f, buffer_size=8 << 20),
         cycle_length=min(16, len(files)),
         num_parallel_calls=AUTOTUNE,
-        deterministic=not training,
+        deterministic=not training or config.seed is not None,  # a seed asks for one order
     )
     return dataset
 
@@ -144,23 +144,40 @@ def _source(split, config, input_context, training):
 
 
 # ---- Per-image preprocessing --------------------------------------------------------------------
-def train_preprocess_fn(config: DataConfig):
-    """image bytes -> augmented, normalized [size, size, 3] image of config.dtype."""
+def train_preprocess_fn(config: DataConfig, pipeline_id: int = 0):
+    """(image bytes, example index) -> augmented, normalized [size, size, 3] image of
+    config.dtype. Every random draw is stateless, seeded from config.seed, pipeline_id and the
+    index, so the same seed gives the same images whatever the parallelism."""
+    base = seeds.base_seed(config.seed)
 
-    def fn(image_bytes):
+    def fn(image_bytes, index):
+        crop_seed, augment_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seeds.example_seed(base, pipeline_id, index), 2)
+        )
         image = preprocess.crop_for_train(
             image_bytes,
             config.image_size,
             area_min=config.crop_area_min,
             padding=config.eval_crop_padding,
+            seed=crop_seed,
+            method=config.preprocessing,
+            dtype=config.dtype,
         )
         if config.augmentation == "randaugment":
             image = randaugment.randaugment(
-                image, config.randaugment_layers, config.randaugment_magnitude
+                image,
+                config.randaugment_layers,
+                config.randaugment_magnitude,
+                config.randaugment_variant,
+                seed=augment_seed,
             )
         elif config.augmentation == "bag_of_tricks":
-            image = augment.pca_lighting(augment.color_jitter(tf.cast(image, tf.float32)))
-        return preprocess.normalize(image, config.dtype)
+            jitter_seed, lighting_seed = tf.unstack(
+                tf.random.experimental.stateless_split(augment_seed, 2)
+            )
+            image = augment.color_jitter(tf.cast(image, tf.float32), seed=jitter_seed)
+            image = augment.pca_lighting(image, seed=lighting_seed)
+        return preprocess.normalize(image, config.dtype, config.preprocessing)
 
     return fn
 
@@ -168,7 +185,7 @@ def train_preprocess_fn(config: DataConfig):
 def eval_preprocess_fn(config: DataConfig):
     size = config.resolved_eval_image_size
     return lambda image_bytes: preprocess.preprocess_for_eval(
-        image_bytes, size, config.dtype, config.eval_crop_padding
+        image_bytes, size, config.dtype, config.eval_crop_padding, config.preprocessing
     )
 
 
@@ -225,10 +242,13 @@ def build_dataset(
     )
     if config.source == "synthetic":
         return synthetic.synthetic_dataset(config, batch_size, training)
-    preprocess_fn = train_preprocess_fn(config) if training else eval_preprocess_fn(config)
+    pipeline_id = input_context.input_pipeline_id if input_context else 0
+    preprocess_fn = (
+        train_preprocess_fn(config, pipeline_id) if training else eval_preprocess_fn(config)
+    )
 
-    def to_example(element):
-        return preprocess_fn(element["image_bytes"]), element["label"]
+    def to_example(element, *index):  # training passes the example's index, for its seed
+        return preprocess_fn(element["image_bytes"], *index), element["label"]
 
     dataset = _source(split, config, input_context, training)
     if not training and config.num_eval_images:
@@ -241,7 +261,7 @@ def build_dataset(
         dataset = dataset.repeat()
     if training:
         dataset = dataset.enumerate().map(
-            lambda i, e: (i, to_example(e)), num_parallel_calls=AUTOTUNE, deterministic=True
+            lambda i, e: (i, to_example(e, i)), num_parallel_calls=AUTOTUNE, deterministic=True
         )
         dataset = (skipped or SkippedRecords()).track(dataset)
         dataset = dataset.filter(lambda image, label: label != SENTINEL_LABEL)

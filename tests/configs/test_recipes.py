@@ -223,3 +223,29 @@ def test_tpu_recipes_feed_bfloat16_images():
     assert all(recipes.get(n).data.dtype == "bfloat16" for n in tpu), tpu
     assert recipes.get("efficientnet_rs_b4_i320").data.dtype == "bfloat16"
     assert recipes.get("sample").data.dtype == "float32"
+
+
+@pytest.mark.parametrize(
+    "name", ["resnetrs50_i160", "resnetrs420_i320", "efficientnet_b3", "resnet_main"]
+)
+def test_published_recipes_use_the_official_data_ops(name):
+    """docs/data_ops.md: tensorflow/tpu's RandAugment and preprocessing, eval padding 32."""
+    data = recipes.get(name).data
+    assert (data.randaugment_variant, data.preprocessing) == ("official_tpu", "official_tpu")
+    assert data.eval_crop_padding == 32
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("randaugment_variant", "timm", "data.randaugment_variant='timm' is not known"),
+        ("preprocessing", "tf1", "data.preprocessing='tf1' is not known; use one of"),
+        ("randaugment_magnitude", -2.0, "data.randaugment_magnitude=-2.0; use 0 or more"),
+    ],
+)
+def test_bad_data_op_settings_are_one_line_errors(field, value, message):
+    from official.configs import DataConfig
+
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")) as error:
+        DataConfig(**{field: value})
+    assert "\n" not in str(error.value)

@@ -124,3 +124,37 @@ def test_missing_shards_and_bad_source_are_clear_errors(tmp_path):
         pipeline.build_dataset("train", _config(str(tmp_path), source="csv"))
     with pytest.raises(ValueError, match=r"data.augmentation='autoaugment'"):
         _config(str(tmp_path), augmentation="autoaugment")
+
+
+def _two_batches(config):
+    return [(x.numpy(), y.numpy()) for x, y in pipeline.build_dataset("train", config).take(2)]
+
+
+@pytest.fixture
+def op_determinism():
+    from tensorflow.python.framework import config as tf_config  # disable: not public API
+
+    tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        tf_config.disable_op_determinism()
+
+
+@pytest.mark.parametrize(
+    ("augmentation", "preprocessing"), [("randaugment", "official_tpu"), ("bag_of_tricks", "tf2")]
+)
+def test_a_fixed_seed_gives_identical_batches_under_op_determinism(
+    sample_dir, op_determinism, augmentation, preprocessing
+):
+    kwargs = dict(augmentation=augmentation, randaugment_layers=1, preprocessing=preprocessing)
+    config = _config(sample_dir, seed=7, **kwargs)
+    first, second = _two_batches(config), _two_batches(config)
+    for (x1, y1), (x2, y2) in zip(first, second, strict=True):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+    assert not np.array_equal(first[0][0], first[1][0])
+    other = _two_batches(_config(sample_dir, seed=8, **kwargs))
+    assert not np.array_equal(first[0][0], other[0][0])
+    images, _ = next(iter(pipeline.build_dataset("validation", config)))
+    assert images.shape == (50, 32, 32, 3)
