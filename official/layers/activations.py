@@ -2,6 +2,9 @@
 
 Variance-preserving activations: gamma * g(x) has unit variance for x ~ N(0, 1) (NF-ResNets,
 section 4.1 and appendix D); the gammas are the released models' values.
+
+'gelu' is the tanh approximation, as DeepMind's NFNets compute it; 'gelu_exact' is the erf form
+that timm's `dm_nfnet_*` ports use, with the same released gamma (timm `_nonlin_gamma['gelu']`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from keras import ops
 GAMMAS = {
     "relu": 1.7139588594436646,
     "gelu": 1.7015043497085571,  # tanh-approximated GELU, as in the released NFNets
+    "gelu_exact": 1.7015043497085571,  # erf GELU (timm), same released constant
     "silu": 1.7881293296813965,
     "linear": 1.0,
 }
@@ -30,8 +34,8 @@ class ScaledActivation(keras.layers.Layer):
         self.scale = scale
 
     def call(self, x):
-        if self.activation == "gelu":
-            y = keras.activations.gelu(x, approximate=True)
+        if self.activation in ("gelu", "gelu_exact"):
+            y = keras.activations.gelu(x, approximate=self.activation == "gelu")
         else:
             y = keras.activations.get(self.activation)(x)
         return y * ops.cast(GAMMAS[self.activation] * self.scale, y.dtype)

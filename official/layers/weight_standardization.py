@@ -5,6 +5,8 @@ Plain (BiT, Kolesnikov et al. 2020; Qiao et al. 2019):
 Scaled (NF-ResNet, Brock et al. 2021a, eq. 2):
     W' = gain * (W - mean) / sqrt(max(var * fan_in, eps)),  (max, as in the released NFNets)
 with a learnable per-channel gain (init 1), eps 1e-4, and a bias. One class serves both.
+eps_mode='add' computes sqrt((var + eps) * fan_in) instead: timm's ScaledStdConv2d (eps 1e-5 in
+its `dm_nfnet_*`), needed to reproduce weights converted from timm (docs/weights.md).
 Mean and variance run over every axis but the last (kernel height, width and input channels).
 """
 
@@ -13,15 +15,28 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+# How a scaled kernel's variance meets eps: max(var * fan_in, eps) or (var + eps) * fan_in.
+EPS_MODES = ("max", "add")
+
 
 @keras.saving.register_keras_serializable(package="official")
 class StandardizedConv2D(keras.layers.Conv2D):
     """A Conv2D that convolves with the standardized kernel; the stored kernel stays raw."""
 
-    def __init__(self, *args, scaled: bool = False, eps: float | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        scaled: bool = False,
+        eps: float | None = None,
+        eps_mode: str = "max",
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
+        if eps_mode not in EPS_MODES:
+            raise ValueError(f"eps_mode={eps_mode!r} is not known; use one of {EPS_MODES}.")
         self.scaled = scaled
         self.eps = eps if eps is not None else (1e-4 if scaled else 1e-5)
+        self.eps_mode = eps_mode
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -40,7 +55,10 @@ class StandardizedConv2D(keras.layers.Conv2D):
             fan_in = 1
             for dim in kernel.shape[:-1]:
                 fan_in *= dim
-            scale = ops.rsqrt(ops.maximum(var * fan_in, self.eps))
+            if self.eps_mode == "max":
+                scale = ops.rsqrt(ops.maximum(var * fan_in, self.eps))
+            else:
+                scale = ops.rsqrt((var + self.eps) * fan_in)
             return ops.cast(self.gain, "float32") * (kernel - mean) * scale
         return (kernel - mean) / ops.sqrt(var + self.eps)
 
@@ -69,4 +87,9 @@ class StandardizedConv2D(keras.layers.Conv2D):
             variable.assign(store[str(i)])
 
     def get_config(self):
-        return {**super().get_config(), "scaled": self.scaled, "eps": self.eps}
+        return {
+            **super().get_config(),
+            "scaled": self.scaled,
+            "eps": self.eps,
+            "eps_mode": self.eps_mode,
+        }

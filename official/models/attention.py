@@ -19,6 +19,7 @@ from official.layers import norm_layer
 from official.layers.head import classifier_head
 from official.layers.resize_like import ResizeLike
 from official.models import registry
+from official.models.pretrained import accepts_weights
 
 # Attention modules per stage (table 2): Attention-56 and Attention-92.
 MODULES = {56: (1, 1, 1), 92: (1, 2, 3)}
@@ -89,6 +90,7 @@ def attention_module(x, channels, levels, *, norm, name, p=1, t=2, r=1):
     return x
 
 
+@accepts_weights("attention")
 def residual_attention_network(
     depth: int = 56,
     *,

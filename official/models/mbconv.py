@@ -16,6 +16,7 @@ import keras
 
 from official.layers import SqueezeExcite, StochasticDepth, norm_layer
 from official.layers.head import classifier_head
+from official.layers.padding import check_padding, pad_for_window
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,9 +75,11 @@ def mbconv_block(
     norm,
     drop_rate,
     name,
+    padding="tf",
 ):
     """Expand 1x1 (unless ratio 1), depthwise kxk, SE on the block input's width, project 1x1;
-    identity skip with drop connect when shapes allow."""
+    identity skip with drop connect when shapes allow. A strided depthwise conv pads as
+    `padding` says (official/layers/padding.py)."""
     conv = functools.partial(
         keras.layers.Conv2D, padding="same", use_bias=False, kernel_initializer="he_normal"
     )
@@ -86,8 +89,9 @@ def mbconv_block(
         y = conv(expanded, 1, name=f"{name}_expand_conv")(y)
         y = norm(expanded, name=f"{name}_expand_bn")(y)
         y = keras.layers.Activation(activation, name=f"{name}_expand_act")(y)
+    y, dw_padding = pad_for_window(y, stage.kernel, stride, padding, name=f"{name}_dwconv")
     y = keras.layers.DepthwiseConv2D(
-        stage.kernel, stride, padding="same", use_bias=False, name=f"{name}_dwconv"
+        stage.kernel, stride, padding=dw_padding, use_bias=False, name=f"{name}_dwconv"
     )(y)
     y = norm(expanded, name=f"{name}_bn")(y)
     y = keras.layers.Activation(activation, name=f"{name}_act")(y)
@@ -116,6 +120,7 @@ def mbconv_network(
     dropout_rate: float = 0.0,
     bn_momentum: float = 0.99,
     bn_epsilon: float = 1e-3,
+    padding: str = "tf",
     norm: str = "batch",
     num_classes: int = 1000,
     include_top: bool = True,
@@ -125,12 +130,16 @@ def mbconv_network(
     name: str = "mbconv",
 ) -> keras.Model:
     """Stem 3x3/2 conv, the scaled stages, a 1x1 head conv, pooling, dropout, classifier.
-    Drop connect rises linearly with the block index: rate * index / blocks (EfficientNet)."""
+    Drop connect rises linearly with the block index: rate * index / blocks (EfficientNet).
+    padding: 'tf' (TF 'same' in strided convs, as the official TF code and timm's `tf_*` ports)
+    or 'symmetric' (timm's PyTorch-trained weights, with bn_epsilon=1e-5): docs/weights.md."""
+    check_padding(padding)
     norm_fn = functools.partial(norm_layer, norm, momentum=bn_momentum, epsilon=bn_epsilon)
     stages = scaled_stages(stages, width, depth)
     inputs = keras.Input(shape=input_shape)
     stem = round_filters(stem_filters, width)
-    x = keras.layers.Conv2D(stem, 3, 2, padding="same", use_bias=False, name="stem_conv1")(inputs)
+    x, stem_padding = pad_for_window(inputs, 3, 2, padding, name="stem_conv1")
+    x = keras.layers.Conv2D(stem, 3, 2, padding=stem_padding, use_bias=False, name="stem_conv1")(x)
     x = keras.layers.Activation(activation, name="stem_act")(norm_fn(stem, name="stem_bn")(x))
     total = sum(s.repeats for s in stages)
     index, filters_in = 0, stem
@@ -146,6 +155,7 @@ def mbconv_network(
                 norm=norm_fn,
                 drop_rate=drop_connect_rate * index / total,
                 name=f"stage{stage_index + 1}_block{block + 1}",
+                padding=padding,
             )
             filters_in = stage.filters_out
             index += 1

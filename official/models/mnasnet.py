@@ -7,6 +7,7 @@ import keras
 
 from official.models import registry
 from official.models.mbconv import Stage, mbconv_network, with_repeats
+from official.models.pretrained import accepts_weights
 
 # Block tables of the official TF code (mnasnet_models.py): repeats, kernel, stride, expand,
 # in, out, SE ratio (of the block input), identity skip.
@@ -31,6 +32,7 @@ B1_STAGES = (
 TABLES = {"a1": A1_STAGES, "b1": B1_STAGES}
 
 
+@accepts_weights("mnasnet")
 def mnasnet(
     variant: str = "a1",
     *,

@@ -20,6 +20,7 @@ from official.layers import SqueezeExcite, StandardizedConv2D, StochasticDepth
 from official.layers.activations import ScaledActivation, SkipInitGain
 from official.layers.head import classifier_head
 from official.models import registry
+from official.models.pretrained import accepts_weights
 
 # NFNet-F0..F6 (NFNets, table 7): blocks per stage = [1, 2, 6, 3] * N, dropout, train/test size.
 NFNET_VARIANTS = {
@@ -36,7 +37,9 @@ NFNET_BLOCKS = (1, 2, 6, 3)
 NF_RESNET_BLOCKS = {26: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 
 
-def _ws_conv(filters, kernel_size, strides=1, groups=1, use_bias=True, name=None):
+def _ws_conv(
+    filters, kernel_size, strides=1, groups=1, use_bias=True, name=None, *, eps=1e-4, eps_mode="max"
+):
     """Scaled WS conv with TF 'same' padding (the released JAX models' padding)."""
     return StandardizedConv2D(
         filters,
@@ -46,6 +49,8 @@ def _ws_conv(filters, kernel_size, strides=1, groups=1, use_bias=True, name=None
         groups=groups,
         use_bias=use_bias,
         scaled=True,
+        eps=eps,
+        eps_mode=eps_mode,
         name=name,
         kernel_initializer=keras.initializers.VarianceScaling(1.0, "fan_in", "normal"),
     )
@@ -73,6 +78,7 @@ def nf_block(
     se_ratio,
     drop_rate,
     name,
+    conv=_ws_conv,
 ):
     """NFNet block (NFNets, figure 5): 1x1, grouped 3x3, grouped 3x3, 1x1, SE (x2), SkipInit.
     A strided block's shortcut average-pools 2x2 before its 1x1 conv."""
@@ -87,11 +93,11 @@ def nf_block(
             shortcut = keras.layers.AveragePooling2D(
                 2, strides, padding="same", name=f"{name}_shortcut_pool"
             )(shortcut)
-        shortcut = _ws_conv(out_channels, 1, name=f"{name}_shortcut_conv")(shortcut)
-    y = _ws_conv(width, 1, name=f"{name}_conv0")(pre)
-    y = _ws_conv(width, 3, strides, groups, name=f"{name}_conv1")(act(name=f"{name}_act1")(y))
-    y = _ws_conv(width, 3, 1, groups, name=f"{name}_conv1b")(act(name=f"{name}_act1b")(y))
-    y = _ws_conv(out_channels, 1, name=f"{name}_conv2")(act(name=f"{name}_act2")(y))
+        shortcut = conv(out_channels, 1, name=f"{name}_shortcut_conv")(shortcut)
+    y = conv(width, 1, name=f"{name}_conv0")(pre)
+    y = conv(width, 3, strides, groups, name=f"{name}_conv1")(act(name=f"{name}_act1")(y))
+    y = conv(width, 3, 1, groups, name=f"{name}_conv1b")(act(name=f"{name}_act1b")(y))
+    y = conv(out_channels, 1, name=f"{name}_conv2")(act(name=f"{name}_act2")(y))
     if se_ratio:
         y = SqueezeExcite(max(1, int(out_channels * se_ratio)), gain=2.0, name=f"{name}_se")(y)
     return _residual(x, y, shortcut, alpha=alpha, drop_rate=drop_rate, name=name)
@@ -109,6 +115,7 @@ def nf_resnet_block(
     drop_rate,
     name,
     bottleneck_ratio=0.25,
+    conv=_ws_conv,
     **_,
 ):
     """NF-ResNet pre-activation bottleneck (NF-ResNets, figure 2): 1x1, 3x3, 1x1, SkipInit; a
@@ -118,10 +125,10 @@ def nf_resnet_block(
     pre = act(scale=beta, name=f"{name}_preact")(x)
     shortcut = x
     if strides > 1 or x.shape[-1] != out_channels:
-        shortcut = _ws_conv(out_channels, 1, strides, name=f"{name}_shortcut_conv")(pre)
-    y = _ws_conv(width, 1, name=f"{name}_conv0")(pre)
-    y = _ws_conv(width, 3, strides, name=f"{name}_conv1")(act(name=f"{name}_act1")(y))
-    y = _ws_conv(out_channels, 1, name=f"{name}_conv2")(act(name=f"{name}_act2")(y))
+        shortcut = conv(out_channels, 1, strides, name=f"{name}_shortcut_conv")(pre)
+    y = conv(width, 1, name=f"{name}_conv0")(pre)
+    y = conv(width, 3, strides, name=f"{name}_conv1")(act(name=f"{name}_act1")(y))
+    y = conv(out_channels, 1, name=f"{name}_conv2")(act(name=f"{name}_act2")(y))
     if se_ratio:
         y = SqueezeExcite(max(1, int(out_channels * se_ratio)), gain=2.0, name=f"{name}_se")(y)
     return _residual(x, y, shortcut, alpha=alpha, drop_rate=drop_rate, name=name)
@@ -151,6 +158,7 @@ def _stages(x, block_fn, widths, repeats, *, alpha, stochastic_depth_rate, **blo
     return x
 
 
+@accepts_weights("nfnet")
 def nfnet(
     variant: str = "F0",
     *,
@@ -164,6 +172,8 @@ def nfnet(
     stochastic_depth_rate: float = 0.1,
     dropout_rate: float | None = None,
     final_conv_multiplier: float = 2.0,
+    ws_epsilon: float = 1e-4,
+    ws_epsilon_mode: str = "max",
     num_classes: int = 1000,
     include_top: bool = True,
     pooling: str | None = None,
@@ -173,16 +183,21 @@ def nfnet(
 ) -> keras.Model:
     """NFNet-F0..F6: stem 16/2, 32, 64, 128/2 (3x3); stages [256, 512, 1536, 1536] with
     [1, 2, 6, 3] x N blocks (or block_repeats); a final 1x1 conv to 2 x 1536; GELU; dropout per
-    variant."""
+    variant.
+    activation: 'gelu' (tanh form, DeepMind's) or 'gelu_exact' (erf, timm's ports);
+    ws_epsilon / ws_epsilon_mode: the scaled-WS eps and how it meets the variance ('max',
+    DeepMind's max(var * fan_in, eps); 'add', timm's (var + eps) * fan_in): the switches that
+    reproduce timm's `dm_nfnet_*` (docs/weights.md)."""
     if variant not in NFNET_VARIANTS:
         raise ValueError(f"variant={variant!r}; NFNets are {sorted(NFNET_VARIANTS)}.")
     spec = NFNET_VARIANTS[variant]
     scaled = lambda w: max(1, int(w * width_multiplier))  # noqa: E731
     act = functools.partial(ScaledActivation, activation)
+    conv = functools.partial(_ws_conv, eps=ws_epsilon, eps_mode=ws_epsilon_mode)
     inputs = keras.Input(shape=input_shape)
     x = inputs
     for i, (filters, strides) in enumerate([(16, 2), (32, 1), (64, 1), (128, 2)]):
-        x = _ws_conv(scaled(filters), 3, strides, name=f"stem_conv{i}")(x)
+        x = conv(scaled(filters), 3, strides, name=f"stem_conv{i}")(x)
         if i < 3:
             x = act(name=f"stem_act{i}")(x)
     repeats = block_repeats or [n * spec["multiplier"] for n in NFNET_BLOCKS]
@@ -198,8 +213,9 @@ def nfnet(
         expansion=expansion,
         group_width=scaled(group_width),
         se_ratio=se_ratio,
+        conv=conv,
     )
-    x = _ws_conv(int(widths[-1] * final_conv_multiplier), 1, name="final_conv")(x)
+    x = conv(int(widths[-1] * final_conv_multiplier), 1, name="final_conv")(x)
     x = act(name="final_act")(x)
     dropout = spec["dropout_rate"] if dropout_rate is None else dropout_rate
     x = classifier_head(
@@ -214,6 +230,7 @@ def nfnet(
     return keras.Model(inputs, x, name=name or f"nfnet_{variant.lower()}")
 
 
+@accepts_weights("nf_resnet")
 def nf_resnet(
     depth: int = 50,
     *,
@@ -224,6 +241,8 @@ def nf_resnet(
     activation: str = "relu",
     stochastic_depth_rate: float = 0.1,
     dropout_rate: float = 0.25,
+    ws_epsilon: float = 1e-4,
+    ws_epsilon_mode: str = "max",
     num_classes: int = 1000,
     include_top: bool = True,
     pooling: str | None = None,
@@ -237,8 +256,9 @@ def nf_resnet(
         raise ValueError(f"depth={depth}; NF-ResNets are {sorted(NF_RESNET_BLOCKS)} deep.")
     repeats = tuple(block_repeats or NF_RESNET_BLOCKS[depth])
     scaled = lambda w: max(1, int(w * width_multiplier))  # noqa: E731
+    conv = functools.partial(_ws_conv, eps=ws_epsilon, eps_mode=ws_epsilon_mode)
     inputs = keras.Input(shape=input_shape)
-    x = _ws_conv(scaled(64), 7, 2, use_bias=False, name="stem_conv1")(inputs)
+    x = conv(scaled(64), 7, 2, use_bias=False, name="stem_conv1")(inputs)
     x = keras.layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
     widths = [scaled(w) for w in (256, 512, 1024, 2048)]
     x = _stages(
@@ -250,6 +270,7 @@ def nf_resnet(
         stochastic_depth_rate=stochastic_depth_rate,
         activation=activation,
         se_ratio=se_ratio,
+        conv=conv,
     )
     x = ScaledActivation(activation, name="final_act")(x)
     x = classifier_head(

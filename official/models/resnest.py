@@ -12,6 +12,7 @@ import keras
 
 from official.layers.split_attention import split_attention_conv
 from official.models import registry
+from official.models.pretrained import accepts_weights
 from official.models.resnet import BOTTLENECK_EXPANSION, block_tail, projection_shortcut, resnet
 
 
@@ -67,6 +68,7 @@ def resnest_block(
     )
 
 
+@accepts_weights("resnest")
 def resnest(depth: int = 50, *, radix: int = 2, avd: bool = True, **kwargs) -> keras.Model:
     """A ResNeSt: `resnet()` with the split-attention block; every resnet() argument applies."""
     kwargs.setdefault("stem", "deep")

@@ -18,7 +18,9 @@ import keras
 
 from official.layers import SqueezeExcite, StochasticDepth, conv2d, norm_layer, se_filters
 from official.layers.head import classifier_head
+from official.layers.padding import check_padding, max_pool
 from official.models import registry
+from official.models.pretrained import accepts_weights
 
 # Blocks per stage (SPEC 1.1). 18 and 34 use basic blocks, the rest bottlenecks.
 BLOCKS = {
@@ -157,9 +159,10 @@ def bottleneck_block(
     )
 
 
-def _stem(x, *, stem, stem_width, stem_pool, conv, norm, activation):
+def _stem(x, *, stem, stem_width, stem_pool, conv, norm, activation, padding):
     """ResNet: 7x7/2 conv. ResNet-C: three 3x3 convs (w/2, w/2, w, the first strided).
-    Then a 3x3/2 max pool, or (ResNet-RS) a 3x3/2 conv + norm + activation in its place."""
+    Then a 3x3/2 max pool (padded as `padding` says: official/layers/padding.py), or (ResNet-RS)
+    a 3x3/2 conv + norm + activation in its place."""
 
     def conv_norm_act(x, filters, kernel, strides, index):
         x = conv(x, filters, kernel, strides, name=f"stem_conv{index}")
@@ -176,14 +179,17 @@ def _stem(x, *, stem, stem_width, stem_pool, conv, norm, activation):
         raise ValueError(f"stem={stem!r} is not known; use 'basic' (7x7) or 'deep' (ResNet-C).")
     if stem_pool == "max":
         if len(x.shape) == 5:  # video [N, T, H, W, C]: pooled in space only (docs/video.md)
+            if padding != "tf":
+                raise ValueError(f"padding={padding!r}: video stems pool with TF 'same' only.")
             pool = keras.layers.MaxPooling3D((1, 3, 3), (1, 2, 2), padding="same", name="stem_pool")
             return pool(x)
-        return keras.layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
+        return max_pool(x, 3, 2, padding, name="stem_pool")
     if stem_pool == "conv":
         return conv_norm_act(x, stem_width, 3, 2, 4 if stem == "deep" else 2)
     raise ValueError(f"stem_pool={stem_pool!r} is not known; use 'max' or 'conv' (ResNet-RS).")
 
 
+@accepts_weights("resnet")
 def resnet(
     depth: int = 50,
     *,
@@ -205,13 +211,13 @@ def resnet(
     weight_standardization: bool = False,
     bn_momentum: float = 0.9,
     bn_epsilon: float = 1e-5,
+    padding: str = "tf",
     activation: str = "relu",
     num_classes: int = 1000,
     include_top: bool = True,
     pooling: str | None = None,
     input_shape: tuple = (None, None, 3),
     input_tensor=None,
-    weights: str | None = None,
     conv_fn: Callable | None = None,
     classifier_activation: str | None = None,
     name: str | None = None,
@@ -228,17 +234,17 @@ def resnet(
     width_multiplier scales every conv width, stem included (ResNet-RS section 7).
     norm: 'batch' | 'sync_batch' | 'group' | 'none'; weight_standardization: BiT WS convs.
     bn_momentum: keras convention (moving = momentum * moving + (1 - momentum) * batch).
+    padding: the stem max pool's convention, 'tf' (TF 'same', as the official TF ResNet) or
+    'symmetric' (timm, keras.applications); strided convs always pad symmetrically
+    (official/layers/conv.py). Converted weights set it (docs/weights.md).
     include_top/pooling/input_shape/input_tensor: as keras.applications. The model returns logits
     (float32 under any mixed-precision policy) unless classifier_activation is set.
-    weights: only None; the library ships no pretrained weights (train, then `load_weights`).
+    weights: None, or a weights file / 'imagenet' to convert into the model (official/weights,
+    docs/weights.md); the source's conventions (padding, bn_epsilon, ...) are applied.
     conv_fn: replaces the 2D conv helper (official/layers/conv.py) with one of the same signature,
     e.g. official/models/video.py's inflated 3D convs; input_shape then has a time axis.
     """
-    if weights is not None:
-        raise ValueError(
-            f"weights={weights!r}: no pretrained weights ship with this library and nothing is "
-            "downloaded; build with weights=None and call model.load_weights(path)."
-        )
+    check_padding(padding)
     if block is None:
         block = "basic" if depth in BASIC_DEPTHS else "bottleneck"
     if callable(block):
@@ -262,6 +268,7 @@ def resnet(
         conv=conv,
         norm=norm_fn,
         activation=activation,
+        padding=padding,
     )
     drop_rates = _stage_drop_rates(stochastic_depth_rate, len(repeats))
     for stage_index, (num_blocks, width) in enumerate(zip(repeats, STAGE_WIDTHS, strict=True)):

@@ -11,6 +11,7 @@ from official.layers import norm_layer
 from official.layers.channel_shuffle import ChannelShuffle
 from official.layers.head import classifier_head
 from official.models import registry
+from official.models.pretrained import accepts_weights
 
 # Output channels of stages 2-4 for each group count g at scale 1 (table 1).
 STAGE_CHANNELS = {
@@ -48,6 +49,7 @@ def shuffle_unit(x, out_channels, strides, groups, *, first_groups, norm, name):
     return keras.layers.ReLU(name=f"{name}_out")(y)
 
 
+@accepts_weights("shufflenet")
 def shufflenet(
     groups: int = 3,
     *,

@@ -23,6 +23,7 @@ import keras
 from official.layers.conv import he_init
 from official.layers.self_gating import SelfGating
 from official.models import registry
+from official.models.pretrained import accepts_weights
 from official.models.resnet import (
     BOTTLENECK_EXPANSION,
     block_tail,
@@ -101,6 +102,7 @@ def bottleneck_3d_block(
     )
 
 
+@accepts_weights("video")
 def resnet_rs_3d(
     depth: int = 50,
     *,
