@@ -3,6 +3,10 @@ its class count differs.
 
     python official/train.py --config=sample --model_dir=runs/digits_ft --params_override='{
         "train.init_weights": "runs/sample", "optimizer.base_learning_rate": 0.04}'
+
+The source may also be converted pretrained weights (`python -m official.weights convert`, a
+`.weights.h5` file that records its network and conventions; docs/weights.md); the run's
+model.kwargs must then carry the same conventions, e.g. {"padding": "symmetric"}.
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ import tensorflow as tf
 from official import models
 from official.configs import overrides
 from official.configs.config import ExperimentConfig
+from official.weights import conventions, converted
 
 log = logging.getLogger(__name__)
 HEAD = "classifier"
 
 
 def load_source(source: str) -> keras.Model:
-    """A `.keras` file, or a training run's directory (load_run)."""
+    """A `.keras` file, a converter's `.weights.h5` file, or a training run's directory
+    (load_run)."""
+    if source.endswith(".weights.h5"):
+        return converted.load(source)
     if source.endswith(".keras"):
         if not tf.io.gfile.exists(source):
             raise FileNotFoundError(f"train.init_weights={source!r}: no such file.")
@@ -61,7 +69,15 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
     """Copies every layer's weights (BN moving statistics included) from source to target, by
     layer name. The classifier keeps its fresh initialization when its shape differs (a new
     class count); any other difference means the networks differ, and is an error naming the
-    layer. Returns the names of the layers left as initialized."""
+    layer; so is a difference in the conventions the weights were computed with (padding, BN
+    epsilon, ...: official/weights/conventions.py). Returns the names of the layers left as
+    initialized."""
+    difference = conventions.first_difference(source, target)
+    if difference:
+        raise ValueError(
+            f"train.init_weights: {difference}; build the model with the source's conventions "
+            "(model.kwargs)."
+        )
     fresh = []
     for layer in target.layers:
         if not layer.weights:
@@ -89,7 +105,15 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
 
 def initialize_from(target: keras.Model, source: str) -> list[str]:
     """transfer_weights(load_source(source), target); logs what was left fresh."""
-    fresh = transfer_weights(load_source(source), target)
+    try:
+        fresh = transfer_weights(load_source(source), target)
+    except ValueError as error:
+        metadata = converted.read_metadata(source) if source.endswith(".weights.h5") else None
+        if metadata and "conventions" in str(error):
+            raise ValueError(
+                f"{error} {source} needs model.kwargs to include {metadata['conventions']}."
+            ) from None
+        raise
     log.info(
         "initialized from %s%s", source, f"; new {', '.join(fresh)}" if fresh else " (all layers)"
     )

@@ -1,0 +1,206 @@
+"""`weights=`: from a source to a built and filled model (docs/weights.md).
+
+`prepare` reads what kind of source `weights` is and which builder conventions its tensors need;
+`build_with_weights` (the `weights=` argument of every builder, official/models/pretrained.py)
+builds the model with those conventions, says so when they are not the builder's defaults, and
+fills it strictly (official/weights/strict.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+
+from official.weights import (
+    conventions,
+    converted,
+    keras_apps,
+    strict,
+    tf_checkpoint,
+    timm,
+    timm_names,
+)
+
+log = logging.getLogger(__name__)
+
+KINDS = (
+    "a timm state dict (.safetensors, or .pth/.bin/.pt with torch installed), a "
+    "keras.applications .h5 file, a TF checkpoint prefix (the path before .index), a "
+    ".weights.h5 or .keras file of this library, or 'imagenet' (keras.applications)"
+)
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A source ready to fill a model: the conventions to build it with, and how to fill it."""
+
+    kind: str
+    conventions: dict
+    description: str
+    fill: Callable[[keras.Model], dict]  # returns metadata about the source (e.g. input mean)
+
+
+def kind_of(weights) -> str:
+    """'timm', 'keras', 'tf', 'weights_h5' or 'keras_file'; a clear error for anything else."""
+    if weights == "imagenet":
+        return "keras"
+    if not isinstance(weights, str) or not weights:
+        raise ValueError(f"weights={weights!r} is not a path; use None or {KINDS}.")
+    suffixes = {".safetensors": "timm", ".weights.h5": "weights_h5", ".keras": "keras_file"}
+    suffixes.update({s: "timm" for s in timm.TORCH_SUFFIXES})
+    suffixes[".h5"] = "keras"
+    for suffix, kind in suffixes.items():
+        if weights.endswith(suffix):
+            if not tf.io.gfile.exists(weights):
+                raise FileNotFoundError(f"weights={weights!r}: no such file.")
+            return kind
+    if tf_checkpoint.is_checkpoint(weights):
+        return "tf"
+    raise ValueError(f"weights={weights!r} is none of the kinds this library reads: {KINDS}.")
+
+
+def _families() -> dict[str, str]:
+    from official.models import registry
+
+    return {name: registry.entry(name).family for name in registry.list_models()}
+
+
+def _timm_conventions(weights: str, family: str, name, explicit: dict, timm_name=None):
+    """(timm name or None, conventions) for a timm file; errors when the file is ambiguous."""
+    if family not in timm_names.TIMM_MAPPING or name in timm_names.NOT_CONVERTIBLE:
+        why = timm_names.NOT_CONVERTIBLE.get(name, "no timm model has this network's layout")
+        raise ValueError(f"weights={weights!r}: {name or family} has no timm conversion: {why}.")
+    pairs = timm_names.candidates(name, family, _families())
+    if timm_name is not None:
+        pairs = [p for p in pairs if p[0] == timm_name]
+        if not pairs:
+            known = ", ".join(t for t, _ in timm_names.candidates(name, family, _families()))
+            raise ValueError(
+                f"--timm_name={timm_name!r} does not convert into {name}; use {known}."
+            )
+    guess = timm.guess_timm_name(weights, [t for t, _ in pairs])
+    if guess:
+        pairs = [p for p in pairs if p[0] == guess]
+    needed = [{k: v for k, v in c.items() if k not in explicit} for _, c in pairs]
+    if any(n != needed[0] for n in needed):
+        names = ", ".join(t for t, _ in pairs)
+        keys = sorted({k for n in needed for k in n})
+        raise ValueError(
+            f"weights={weights!r}: which timm model is it? {names} need different conventions; "
+            f"name the file after it (e.g. {pairs[0][0]}.safetensors) or pass "
+            f"{', '.join(keys)} explicitly (docs/weights.md)."
+        )
+    return (pairs[0][0] if len(pairs) == 1 else None), pairs[0][1]
+
+
+def prepare(weights, family: str, arguments: dict, explicit: dict, timm_name=None) -> Prepared:
+    """Reads the kind of `weights` and the conventions it needs for a `family` builder called with
+    `arguments` (defaults applied; `explicit`: the ones the caller passed)."""
+    kind = kind_of(weights)
+    name = arguments.get("name")
+    include_top = arguments.get("include_top", True)
+    source = f"weights={weights!r}"
+    if kind == "timm":
+        found, needed = _timm_conventions(weights, family, name, explicit, timm_name)
+        mapping = timm_names.TIMM_MAPPING[family]
+
+        def fill(model):
+            tensors = timm.read_state_dict(weights)
+            strict.fill(
+                model,
+                tensors,
+                timm.plan(model, mapping),
+                source=source,
+                ignored=timm.ignored(tensors, include_top),
+            )
+            return {"timm_name": found}
+
+        return Prepared(kind, needed, f"timm {found or 'weights'}", fill)
+    if kind == "keras":
+        arch = keras_apps.architecture(family, arguments)
+        path = keras_apps.imagenet_file(arch, include_top) if weights == "imagenet" else weights
+
+        def fill(model):
+            keras_model, corrected = keras_apps.source_model(arch, path)
+            tensors, plan, ignored, mean = keras_apps.plan(model, keras_model, arch, corrected)
+            strict.fill(model, tensors, plan, source=source, ignored=ignored)
+            return {"keras_application": arch, "input_mean": mean}
+
+        return Prepared(kind, keras_apps.conventions(arch), f"keras.applications.{arch}", fill)
+    if kind == "tf":
+        if family != "resnet":
+            raise ValueError(f"{source}: TF checkpoints convert into ResNet / ResNet-RS only.")
+
+        def fill(model):
+            tensors, _ = tf_checkpoint.read(weights)
+            plan = tf_checkpoint.plan(model)
+            ignored = tf_checkpoint.ignored(tensors, include_top)
+            strict.fill(model, tensors, plan, source=source, ignored=ignored)
+            return {}
+
+        return Prepared(kind, {}, "the official TF checkpoint", fill)
+    if kind == "weights_h5":
+        metadata = converted.read_metadata(weights) or {}
+
+        def fill(model):
+            try:
+                model.load_weights(weights)
+            except ValueError as error:
+                first = str(error).strip().splitlines()[0]
+                raise strict.ConversionError(
+                    f"{source} does not fit {model.name}: {first}"
+                ) from None
+            return {}
+
+        needed = metadata.get("conventions", {})
+        return Prepared(kind, needed, f"converted {metadata.get('source', 'weights')}", fill)
+
+    def fill(model):  # a .keras file of this library: same-named layers, same conventions
+        other = keras.saving.load_model(weights, compile=False)
+        difference = conventions.first_difference(other, model)
+        if difference:
+            raise strict.ConversionError(f"{source}: {difference}; build with its conventions.")
+        plan = {p: strict.Entry((p,), lambda x: x) for p in keras_apps.tensors_of(model)}
+        strict.fill(model, keras_apps.tensors_of(other), plan, source=source)
+        return {}
+
+    return Prepared(kind, {}, "a .keras file", fill)
+
+
+def _arguments(builder: Callable, args: tuple, kwargs: dict) -> dict:
+    """The builder's arguments with defaults applied, **kwargs flattened into them."""
+    bound = inspect.signature(builder).bind(*args, **kwargs)
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    for parameter in inspect.signature(builder).parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(arguments.pop(parameter.name, {}))
+    return arguments
+
+
+def build_with_weights(builder: Callable, family: str, weights, args: tuple, kwargs: dict):
+    """`builder(*args, **kwargs)` built with the conventions `weights` needs and filled from it."""
+    arguments = _arguments(builder, args, kwargs)
+    prepared = prepare(weights, family, arguments, kwargs)
+    for key, value in prepared.conventions.items():
+        if key in kwargs and kwargs[key] != value:
+            raise ValueError(
+                f"weights={weights!r} ({prepared.description}) needs {key}={value!r}; "
+                f"{key}={kwargs[key]!r} was passed."
+            )
+    added = {k: v for k, v in prepared.conventions.items() if k not in kwargs}
+    if added:
+        log.warning(
+            "%s with %s: built with %s, as the source computes (not the registry default).",
+            arguments.get("name") or builder.__name__,
+            prepared.description,
+            ", ".join(f"{k}={v!r}" for k, v in added.items()),
+        )
+    model = builder(*args, **{**kwargs, **added})
+    prepared.fill(model)
+    return model
