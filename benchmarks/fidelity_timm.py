@@ -1,0 +1,118 @@
+"""Fidelity of the timm conversion: logits of timm's models against ours with their tensors.
+
+For every (registered name, timm name) pair of official/weights/timm_names.py: build timm's model
+(no pretrained download), give every tensor a random value (BN weights, biases, running means and
+variances, WS gains, SkipInit gains too, so no residual branch starts at zero), write its state
+dict to a .safetensors file, convert it with `official.models.get(name, weights=file)`, and run
+both on the same normalized input. Prints a markdown table of the max |logit difference|, the
+max |logit| for scale, and the conversion time. Needs timm and torch, which this library does not
+require (not in requirements*.txt):
+
+    pip install torch timm safetensors -r requirements.txt
+    python benchmarks/fidelity_timm.py [--names resnet50,dm_nfnet_f0] [--image_size 160]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import timm  # noqa: E402
+import torch  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+
+from official import models  # noqa: E402
+from official.benchmark import machine_description  # noqa: E402
+from official.weights.timm_names import TIMM_NAMES  # noqa: E402
+
+
+def randomize(model: torch.nn.Module, generator: torch.Generator) -> None:
+    """Random values in every parameter and statistic that timm initializes to a constant."""
+
+    def uniform(t, low, high):
+        t.copy_(torch.rand(t.shape, generator=generator) * (high - low) + low)
+
+    def normal(t, std):
+        t.copy_(torch.randn(t.shape, generator=generator) * std)
+
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d | torch.nn.GroupNorm):
+                # A residual branch's last norm starts at zero in timm: keep it small so that
+                # deep networks' logits stay O(1) (a residual sum of many O(1) branches grows).
+                last = float(module.weight.abs().max()) == 0.0
+                uniform(module.weight, *((0.05, 0.25) if last else (0.5, 1.5)))
+                normal(module.bias, 0.1)
+                if getattr(module, "running_mean", None) is not None:
+                    normal(module.running_mean, 0.1)
+                    uniform(module.running_var, 0.5, 1.5)
+        for name, tensor in model.named_parameters():
+            if name.endswith("skipinit_gain"):
+                uniform(tensor, 0.5, 1.0)
+            elif name.endswith(".gain"):
+                uniform(tensor, 0.5, 1.5)
+            elif name.endswith(".bias") and float(tensor.abs().max()) == 0.0:
+                normal(tensor, 0.1)
+            elif float(tensor.std()) == 0.0 if tensor.numel() > 1 else False:
+                normal(tensor, 0.05)  # zero-initialized classifiers and last convs
+
+
+def compare(ours_name: str, timm_name: str, image_size: int, scratch: str) -> dict:
+    generator = torch.Generator().manual_seed(0)
+    source = timm.create_model(timm_name, pretrained=False).eval()
+    randomize(source, generator)
+    path = os.path.join(scratch, f"{timm_name}.safetensors")
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, path)
+    x = torch.randn(2, 3, image_size, image_size, generator=generator)
+    with torch.no_grad():
+        expected = source(x).numpy()
+    del source
+    start = time.perf_counter()
+    model = models.get(ours_name, weights=path, input_shape=(image_size, image_size, 3))
+    seconds = time.perf_counter() - start
+    got = np.asarray(model(x.permute(0, 2, 3, 1).numpy(), training=False))
+    del model
+    os.remove(path)
+    difference = float(np.abs(got - expected).max())
+    scale = float(np.abs(expected).max())
+    return dict(difference=difference, scale=scale, seconds=seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--names", default="", help="comma-separated timm names (default: all)")
+    parser.add_argument("--image_size", type=int, default=160)
+    args = parser.parse_args()
+    wanted = set(filter(None, args.names.split(",")))
+    pairs = [
+        (ours, timm_name, conventions)
+        for ours, entries in TIMM_NAMES.items()
+        for timm_name, conventions in entries
+        if not wanted or timm_name in wanted
+    ]
+    print(f"# {machine_description()}; timm {timm.__version__}, torch {torch.__version__}")
+    print(f"# input 2 x {args.image_size} x {args.image_size}, float32, random N(0, 1)")
+    print("| timm | ours | conventions | max abs logit diff | max abs logit | relative | s |")
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as scratch:
+        for ours, timm_name, conventions in pairs:
+            r = compare(ours, timm_name, args.image_size, scratch)
+            used = ", ".join(f"{k}={v}" for k, v in conventions.items()) or "-"
+            print(
+                f"| {timm_name} | {ours} | {used} | {r['difference']:.2e} | {r['scale']:.2f} "
+                f"| {r['difference'] / r['scale']:.1e} | {r['seconds']:.1f} |",
+                flush=True,
+            )
+            gc.collect()
+
+
+if __name__ == "__main__":
+    main()
