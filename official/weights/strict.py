@@ -44,16 +44,17 @@ def owned_variables(model: keras.Model) -> Iterator[tuple[keras.layers.Layer, st
                     yield layer, rest, variable
 
 
-def fill(
+def match(
     model: keras.Model,
     tensors: Mapping[str, np.ndarray],
     plan: Mapping[str, Entry],
     *,
     source: str,
     ignored: Collection[str] = (),
-) -> None:
-    """Assigns every variable of `model` from `tensors` following `plan` (variable path ->
-    Entry). `ignored`: source tensors that carry no weights (e.g. BN batch counters)."""
+) -> dict[str, np.ndarray]:
+    """{variable path: value} for every variable of `model` from `tensors` following `plan`
+    (variable path -> Entry), after every check; assigns nothing. `ignored`: source tensors that
+    carry no weights (e.g. BN batch counters)."""
     variables = {v.path: v for _, _, v in owned_variables(model)}
     targets_without = [p for p in variables if p not in plan]
     missing = [
@@ -94,13 +95,32 @@ def fill(
         inputs = [np.asarray(tensors[name]) for name in entry.sources]
         value = np.asarray(entry.transform(*inputs))
         if tuple(value.shape) != tuple(variable.shape):
-            shapes = ", ".join(
-                f"{n!r} {tuple(a.shape)}" for n, a in zip(entry.sources, inputs, strict=True)
+            pairs = zip(entry.sources, inputs, strict=True)
+            shapes = ", ".join(f"{n!r} {tuple(a.shape)}" for n, a in pairs)
+            hint = (
+                "build with the source's class count, or include_top=False"
+                if path.startswith("classifier/")
+                else "a different variant or width?"
             )
             raise ConversionError(
                 f"{source}: {shapes} gives shape {tuple(value.shape)} for {path!r}, which has "
-                f"shape {tuple(variable.shape)} in {model.name} (a different variant or width?)."
+                f"shape {tuple(variable.shape)} in {model.name} ({hint})."
             )
-        values[path] = value.astype(variable.dtype)
+        values[path] = value
+    return values
+
+
+def fill(
+    model: keras.Model,
+    tensors: Mapping[str, np.ndarray],
+    plan: Mapping[str, Entry],
+    *,
+    source: str,
+    ignored: Collection[str] = (),
+) -> None:
+    """Assigns every variable of `model` from `tensors` following `plan` (see `match`), all or
+    nothing."""
+    values = match(model, tensors, plan, source=source, ignored=ignored)
+    variables = {v.path: v for _, _, v in owned_variables(model)}
     for path, value in values.items():
-        variables[path].assign(value)
+        variables[path].assign(value.astype(variables[path].dtype))

@@ -36,9 +36,9 @@ def random_state_dict(timm_name: str, seed: int = 0) -> dict[str, np.ndarray]:
         if key.endswith("num_batches_tracked"):
             tensors[key] = np.zeros(shape, np.int64)
         elif key.endswith("running_var"):
-            tensors[key] = rng.uniform(0.5, 1.5, shape).astype(np.float32)
-        else:
-            tensors[key] = rng.normal(0.0, 0.05, shape).astype(np.float32)
+            tensors[key] = np.asarray(rng.uniform(0.5, 1.5, shape), np.float32)
+        else:  # (a 0-d array, not a NumPy scalar, for timm's scalar SkipInit gains)
+            tensors[key] = np.asarray(rng.standard_normal(shape, dtype=np.float32) * 0.05)
     return tensors
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from official import models
-from official.weights import ConversionError, converted
+from official.weights import ConversionError, converted, loading
 from official.weights.__main__ import main as cli
 from tests.weights.conftest import random_state_dict, write_safetensors
 
@@ -50,9 +50,8 @@ def test_two_timm_models_behind_one_name_need_the_file_named(tmp_path):
     assert model.get_layer("stem_bn").epsilon == 1e-5
     assert model.get_layer("stage2_block1_dwconv").padding == "valid"  # padded before
     tf_port = write_safetensors(tmp_path, "tf_efficientnet_b0.ns_jft_in1k", tensors)
-    model = models.get("efficientnet_b0", weights=tf_port)
-    assert model.get_layer("stem_bn").epsilon == 1e-3
-    assert model.get_layer("stage2_block1_dwconv").padding == "same"
+    arguments = {"name": "efficientnet_b0", "variant": "b0"}
+    assert loading.prepare(tf_port, "efficientnet", arguments, {}).conventions == {}
 
 
 def test_a_convention_the_caller_contradicts_is_refused(tmp_path):
@@ -89,19 +88,25 @@ def test_cli_writes_weights_and_the_conventions_they_need(converted_resnet18, ca
     np.testing.assert_array_equal(np.asarray(kernel), tensors["conv1.weight"].transpose(2, 3, 1, 0))
 
 
-def test_weights_h5_and_keras_files_fill_a_model_with_their_conventions(
-    converted_resnet18, tmp_path
-):
+def test_a_weights_h5_file_fills_a_model_with_its_conventions(converted_resnet18):
     out, _ = converted_resnet18
     model = models.get("resnet18", weights=out)  # the file's conventions are applied
     reference = converted.load(out)
     x = np.random.default_rng(0).normal(size=(1, 64, 64, 3)).astype("float32")
     np.testing.assert_allclose(model(x), reference(x), rtol=1e-5, atol=1e-5)
-    reference.save(tmp_path / "resnet18.keras")
-    same = models.get("resnet18", padding="symmetric", weights=str(tmp_path / "resnet18.keras"))
-    np.testing.assert_allclose(same(x), reference(x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_keras_file_fills_a_model_built_with_its_conventions(tmp_path):
+    tiny = dict(block_repeats=(1, 1, 1, 1), width_multiplier=0.25, input_shape=(32, 32, 3))
+    source = models.get("resnet18", padding="symmetric", **tiny)
+    source.save(tmp_path / "resnet18.keras")
+    same = models.get(
+        "resnet18", padding="symmetric", weights=str(tmp_path / "resnet18.keras"), **tiny
+    )
+    x = np.random.default_rng(0).normal(size=(1, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(same(x), source(x), rtol=1e-5, atol=1e-6)
     with pytest.raises(ConversionError, match="'stem_pool_pad' .explicit padding. is only in"):
-        models.get("resnet18", weights=str(tmp_path / "resnet18.keras"))
+        models.get("resnet18", weights=str(tmp_path / "resnet18.keras"), **tiny)
 
 
 def test_cli_check_without_torch_is_refused_before_converting(monkeypatch, tmp_path, capsys):
