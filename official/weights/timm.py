@@ -31,10 +31,12 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
         try:
             tensors = load_file(path)
         except (SafetensorError, TypeError) as error:
-            raise ValueError(
-                f"{path}: the safetensors NumPy reader cannot read it ({error}); bfloat16 "
-                "files need converting to float32 first."
-            ) from None
+            hint = (
+                "; convert bfloat16 tensors to float32 first"
+                if "bf16" in str(error).lower()
+                else ""
+            )
+            raise ValueError(f"{path}: not readable as safetensors ({error}){hint}.") from None
     elif path.endswith(TORCH_SUFFIXES):
         try:
             import torch
