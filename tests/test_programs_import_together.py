@@ -18,6 +18,7 @@ PROGRAMS = [
     "official.data.build_tfrecords",
     "official.data.build_video_tfrecords",
     "official.training.continuous_eval",
+    "official.weights.__main__",
 ]
 
 

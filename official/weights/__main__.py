@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from official import models  # noqa: E402
-from official.weights import converted, keras_apps, loading, timm, timm_names  # noqa: E402
+from official.weights import converted, keras_apps, loading, timm_names  # noqa: E402
 
 SOURCES = {"timm": "timm", "keras": "keras", "tf": "tf"}
 
@@ -48,8 +48,9 @@ def _check_available(source: str) -> None:
             ) from None
 
 
-def _check(source: str, prepared_info: dict, path: str, model, image_size: int) -> float:
-    """Max |logit difference| between the source model and `model` on one random image."""
+def _check(source: str, prepared_info: dict, read: dict, model, image_size: int) -> float:
+    """Max |logit difference| between the source model and `model` on one random image; `read`:
+    what the conversion read (the state dict, or the keras.applications model)."""
     rng = np.random.default_rng(0)
     if source == "timm":
         import timm as timm_lib
@@ -59,7 +60,7 @@ def _check(source: str, prepared_info: dict, path: str, model, image_size: int) 
         if not name:
             raise SystemExit("--check needs the timm name: pass --timm_name.")
         reference = timm_lib.create_model(name, pretrained=False).eval()
-        state = {k: torch.from_numpy(v) for k, v in timm.read_state_dict(path).items()}
+        state = {k: torch.from_numpy(v) for k, v in read["tensors"].items()}
         reference.load_state_dict(state)
         x = rng.normal(size=(1, image_size, image_size, 3)).astype("float32")
         with torch.no_grad():
@@ -69,8 +70,9 @@ def _check(source: str, prepared_info: dict, path: str, model, image_size: int) 
     from official.data.preprocess import MEAN_RGB, STDDEV_RGB
 
     arch = prepared_info["keras_application"]
-    file = keras_apps.imagenet_file(arch) if path == "imagenet" else path
-    reference, _ = keras_apps.source_model(arch, file)
+    reference = read["model"]
+    if read["corrected"]:  # compare with what keras' weights='imagenet' model computes
+        keras_apps.correct_variance(reference)
     pixels = rng.uniform(0, 255, size=(1, 224, 224, 3)).astype("float32")
     if arch.startswith("ResNet"):  # caffe: BGR, mean subtracted
         their_input = pixels[..., ::-1] - np.asarray(MEAN_RGB[::-1], "float32")
@@ -113,7 +115,7 @@ def convert(args: argparse.Namespace) -> str:
         f"conventions: {conventions}; {len(model.weights)} variables in {seconds:.1f} s"
     )
     if args.check:
-        difference = _check(args.source, info, args.file, model, args.image_size)
+        difference = _check(args.source, info, prepared.read, model, args.image_size)
         line += f"\ncheck: max |logit difference| against the source = {difference:.3g}"
     return line
 

@@ -101,6 +101,17 @@ def source_model(arch: str, path: str) -> tuple[keras.Model, bool]:
     return model, corrected
 
 
+def correct_variance(model: keras.Model) -> None:
+    """What keras' extra rescaling does for weights='imagenet' (tensorflow/tensorflow#49930),
+    folded into the Normalization layer: the variance it holds (the std) becomes std**2. Makes
+    a model from an imagenet file compute what keras' weights='imagenet' model computes."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Normalization):
+            mean, variance, count = layer.get_weights()
+            layer.set_weights([mean, np.square(variance), count])
+            layer.finalize_state()
+
+
 def tensors_of(model: keras.Model) -> dict[str, np.ndarray]:
     return {v.path: np.asarray(v) for _, _, v in owned_variables(model)}
 

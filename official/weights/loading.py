@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 KINDS = (
     "a timm state dict (.safetensors, or .pth/.bin/.pt with torch installed), a "
-    "keras.applications .h5 file, a TF checkpoint prefix (the path before .index), a "
-    ".weights.h5 or .keras file of this library, or 'imagenet' (keras.applications)"
+    "keras.applications model or its .h5 file, a TF checkpoint prefix (the path before "
+    ".index), a .weights.h5 or .keras file of this library, or 'imagenet' (keras.applications)"
 )
 
 
@@ -43,10 +43,14 @@ class Prepared:
     conventions: dict
     description: str
     fill: Callable[[keras.Model], dict]  # returns metadata about the source (e.g. input mean)
+    read: dict = dataclasses.field(default_factory=dict)  # what fill read, for the CLI's --check
 
 
 def kind_of(weights) -> str:
-    """'timm', 'keras', 'tf', 'weights_h5' or 'keras_file'; a clear error for anything else."""
+    """'timm', 'keras', 'keras_model', 'tf', 'weights_h5' or 'keras_file'; a clear error for
+    anything else."""
+    if isinstance(weights, keras.Model):
+        return "keras_model"
     if weights == "imagenet":
         return "keras"
     if not isinstance(weights, str) or not weights:
@@ -104,13 +108,14 @@ def prepare(weights, family: str, arguments: dict, explicit: dict, timm_name=Non
     kind = kind_of(weights)
     name = arguments.get("name")
     include_top = arguments.get("include_top", True)
-    source = f"weights={weights!r}"
+    source = f"weights={weights!r}" if isinstance(weights, str) else f"weights={weights.name}"
     if kind == "timm":
         found, needed = _timm_conventions(weights, family, name, explicit, timm_name)
         mapping = timm_names.TIMM_MAPPING[family]
+        read = {}
 
         def fill(model):
-            tensors = timm.read_state_dict(weights)
+            tensors = read["tensors"] = timm.read_state_dict(weights)
             strict.fill(
                 model,
                 tensors,
@@ -120,14 +125,26 @@ def prepare(weights, family: str, arguments: dict, explicit: dict, timm_name=Non
             )
             return {"timm_name": found}
 
-        return Prepared(kind, needed, f"timm {found or 'weights'}", fill)
+        return Prepared(kind, needed, f"timm {found or 'weights'}", fill, read)
     if kind == "keras":
         arch = keras_apps.architecture(family, arguments)
         path = keras_apps.imagenet_file(arch, include_top) if weights == "imagenet" else weights
+        read = {}
 
         def fill(model):
             keras_model, corrected = keras_apps.source_model(arch, path)
+            read.update(model=keras_model, corrected=corrected)
             tensors, plan, ignored, mean = keras_apps.plan(model, keras_model, arch, corrected)
+            strict.fill(model, tensors, plan, source=source, ignored=ignored)
+            return {"keras_application": arch, "input_mean": mean}
+
+        description = f"keras.applications.{arch}"
+        return Prepared(kind, keras_apps.conventions(arch), description, fill, read)
+    if kind == "keras_model":  # a keras.applications model object, as it computes
+        arch = keras_apps.architecture(family, arguments)
+
+        def fill(model):
+            tensors, plan, ignored, mean = keras_apps.plan(model, weights, arch)
             strict.fill(model, tensors, plan, source=source, ignored=ignored)
             return {"keras_application": arch, "input_mean": mean}
 
@@ -187,10 +204,11 @@ def build_with_weights(builder: Callable, family: str, weights, args: tuple, kwa
     """`builder(*args, **kwargs)` built with the conventions `weights` needs and filled from it."""
     arguments = _arguments(builder, args, kwargs)
     prepared = prepare(weights, family, arguments, kwargs)
+    label = repr(weights) if isinstance(weights, str) else "a keras.applications model"
     for key, value in prepared.conventions.items():
         if key in kwargs and kwargs[key] != value:
             raise ValueError(
-                f"weights={weights!r} ({prepared.description}) needs {key}={value!r}; "
+                f"weights={label} ({prepared.description}) needs {key}={value!r}; "
                 f"{key}={kwargs[key]!r} was passed."
             )
     added = {k: v for k, v in prepared.conventions.items() if k not in kwargs}

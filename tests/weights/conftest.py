@@ -2,6 +2,7 @@
 state-dict layouts (tests/weights/timm_state_dicts.json.gz: every key and shape of each
 supported timm model, dumped from timm 1.0.31 with pretrained=False; no torch needed here)."""
 
+import functools
 import gzip
 import json
 import os
@@ -18,14 +19,18 @@ from official.data.preprocess import MEAN_RGB, STDDEV_RGB
 LAYOUTS = os.path.join(os.path.dirname(__file__), "timm_state_dicts.json.gz")
 
 
-def timm_layout(timm_name: str) -> list:
+@functools.cache
+def _layouts() -> dict:
     with gzip.open(LAYOUTS, "rt") as f:
-        return json.load(f)["models"][timm_name]
+        return json.load(f)["models"]
+
+
+def timm_layout(timm_name: str) -> list:
+    return _layouts()[timm_name]
 
 
 def timm_names() -> list[str]:
-    with gzip.open(LAYOUTS, "rt") as f:
-        return list(json.load(f)["models"])
+    return list(_layouts())
 
 
 def random_state_dict(timm_name: str, seed: int = 0) -> dict[str, np.ndarray]:

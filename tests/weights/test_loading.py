@@ -2,7 +2,6 @@
 
 import sys
 
-import keras
 import numpy as np
 import pytest
 
@@ -118,22 +117,12 @@ def test_cli_check_without_torch_is_refused_before_converting(monkeypatch, tmp_p
     assert not out.exists()
 
 
-@pytest.mark.slow
-def test_cli_keras_check_compares_logits(tmp_path, capsys):
-    import h5py
-    from keras.src.legacy.saving import legacy_h5_format
-
-    from tests.weights.conftest import randomize
-
-    source = keras.applications.ResNet50(weights=None)
-    randomize(source, seed=4)
-    path = str(tmp_path / "resnet50.h5")
-    with h5py.File(path, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, source)
-    out = str(tmp_path / "resnet50.weights.h5")
-    argv = ["convert", "--source=keras", f"--file={path}", "--model=resnet50", f"--out={out}"]
-    cli([*argv, "--check"])
-    printed = capsys.readouterr().out
-    assert "stride_in_1x1=True, padding='symmetric', bn_epsilon=1.001e-05" in printed
-    difference = float(printed.rsplit("=", 1)[1])
-    assert difference < 1e-3
+def test_a_pytorch_pickle_without_torch_is_one_line_saying_so(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as when torch is not installed
+    path = tmp_path / "resnet18.pth"
+    path.write_bytes(b"not read")
+    with pytest.raises(ImportError) as error:
+        models.get("resnet18", weights=str(path))
+    message = str(error.value)
+    assert "\n" not in message
+    assert "needs torch" in message and ".safetensors" in message
