@@ -43,11 +43,11 @@ def test_resnet50_converts_exactly_and_only_with_symmetric_padding(caplog):
     pixels = photos(SIZE)
     expected = np.asarray(source(_caffe(pixels)))
     with caplog.at_level("WARNING"):  # the model object itself, through weights=
-        converted = models.get("resnet50", weights=source, input_shape=(SIZE, SIZE, 3))
+        model = models.get("resnet50", weights=source, input_shape=(SIZE, SIZE, 3))
     assert "built with stride_in_1x1=True, padding='symmetric', bn_epsilon=1.001e-05" in caplog.text
-    assert converted.get_layer("stage2_block1_conv1").strides == (1, 1)
-    assert converted.get_layer("stage3_block1_conv1").strides == (2, 2)  # the 2015 placement
-    assert relative_error(converted(normalize(pixels)), expected) < 1e-4
+    assert model.get_layer("stage2_block1_conv1").strides == (1, 1)
+    assert model.get_layer("stage3_block1_conv1").strides == (2, 2)  # the 2015 placement
+    assert relative_error(model(normalize(pixels)), expected) < 1e-4
     # The same weights under TF 'same' pooling: every pooling window shifts by one pixel.
     shifted = _convert(source, "ResNet50", padding="tf")
     assert relative_error(shifted(normalize(pixels)), expected) > 1e-2
@@ -86,8 +86,8 @@ def test_efficientnet_b0_converts_exactly_with_its_input_scaling_folded(keras_ef
     set_normalization(source, np.random.default_rng(3).uniform(0.02, 0.08, 3))
     pixels = photos(SIZE)
     expected = np.asarray(source(pixels))  # raw pixels: the model rescales and normalizes
-    converted = _convert(source, "EfficientNetB0")
-    assert relative_error(converted(normalize(pixels)), expected) < 1e-4
+    model = _convert(source, "EfficientNetB0")
+    assert relative_error(model(normalize(pixels)), expected) < 1e-4
 
 
 def test_an_imagenet_style_h5_file_converts_as_keras_runs_it(
