@@ -25,13 +25,27 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
-from skimage import data as skdata  # noqa: E402
 
 from official.benchmark import machine_description  # noqa: E402
 from official.data import preprocess, randaugment  # noqa: E402
 
 MAGNITUDES = (0, 5, 10, 15, 20, 30)
-PHOTOS = {"astronaut": skdata.astronaut(), "chelsea": skdata.chelsea(), "coffee": skdata.coffee()}
+
+
+def load_photos() -> dict:
+    """scikit-image's sample photos; scikit-image is a test-only dependency
+    (requirements-test.txt), so its absence is one line, not a traceback."""
+    try:
+        from skimage import data
+    except ImportError:
+        sys.exit(
+            "error: benchmarks/data_ops_differences.py measures photos shipped with "
+            "scikit-image, which the main install leaves out: pip install -r requirements-test.txt"
+        )
+    return {"astronaut": data.astronaut(), "chelsea": data.chelsea(), "coffee": data.coffee()}
+
+
+PHOTOS: dict = {}  # filled by main()
 
 
 def ops_table(images) -> None:
@@ -125,6 +139,7 @@ def eval_table() -> None:
 
 
 def main() -> None:
+    PHOTOS.update(load_photos())
     print(machine_description())
     images = [
         tf.constant(np.asarray(Image.fromarray(p).resize((224, 224), Image.BICUBIC)))

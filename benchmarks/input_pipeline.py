@@ -42,7 +42,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
-from skimage import data as skdata  # noqa: E402
 
 from official.benchmark import machine_description  # noqa: E402
 from official.data import preprocess, randaugment, video, video_record  # noqa: E402
@@ -50,7 +49,21 @@ from official.data import preprocess, randaugment, video, video_record  # noqa: 
 SIZES = [(500, 375), (500, 333), (375, 500), (640, 480), (800, 600)]  # ImageNet-like (w, h)
 
 
+def skimage_data():
+    """scikit-image's sample photos module; scikit-image is a test-only dependency
+    (requirements-test.txt), so its absence is one line, not a traceback."""
+    try:
+        from skimage import data
+    except ImportError:
+        sys.exit(
+            "error: benchmarks/input_pipeline.py times real photos shipped with scikit-image, "
+            "which the main install leaves out: pip install -r requirements-test.txt"
+        )
+    return data
+
+
 def make_jpegs() -> list[bytes]:
+    skdata = skimage_data()
     photos = [
         skdata.astronaut(),
         skdata.chelsea(),
@@ -196,6 +209,7 @@ def image_rows(args) -> None:
 # ---- Video --------------------------------------------------------------------------------------
 def make_video_records(num_videos: int = 6, num_frames: int = 80) -> list[bytes]:
     """SequenceExamples of 256x340 JPEG frames (quality 90): each photo sliding 3 px a frame."""
+    skdata = skimage_data()
     photos = [skdata.astronaut(), skdata.chelsea(), skdata.coffee(), skdata.rocket()]
     records = []
     for index in range(num_videos):
@@ -307,6 +321,7 @@ def main() -> None:
     parser.add_argument("--video_batches", type=int, default=3, help="timed batches per round")
     parser.add_argument("--model_steps", type=int, default=1, help="timed steps per round")
     args = parser.parse_args()
+    skimage_data()  # before any work
     # The model step runs on one core like the pipeline (its own one-thread pool).
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)

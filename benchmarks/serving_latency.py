@@ -25,14 +25,27 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
-from skimage import data as skdata  # noqa: E402
 
 from official import export, models  # noqa: E402
 from official.benchmark import machine_description  # noqa: E402
 from official.data import preprocess  # noqa: E402
 
 
+def skimage_data():
+    """scikit-image's sample photos module; scikit-image is a test-only dependency
+    (requirements-test.txt), so its absence is one line, not a traceback."""
+    try:
+        from skimage import data
+    except ImportError:
+        sys.exit(
+            "error: benchmarks/serving_latency.py times real photos shipped with scikit-image, "
+            "which the main install leaves out: pip install -r requirements-test.txt"
+        )
+    return data
+
+
 def photos(n: int) -> list[bytes]:
+    skdata = skimage_data()
     sources = [skdata.chelsea(), skdata.coffee(), skdata.rocket(), skdata.astronaut()]
     out = []
     for i in range(n):
@@ -48,6 +61,7 @@ def main() -> None:
     parser.add_argument("--image_size", type=int, default=224)
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
+    skimage_data()  # before the minutes of building and exporting
 
     model = models.get(args.model)
     path = export.export_model(model, tempfile.mkdtemp(), args.image_size)

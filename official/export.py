@@ -1,15 +1,18 @@
 """Export a trained classifier as a SavedModel that TF Serving loads (SPEC 4).
 
     python -m official.export --model_dir=runs/sample --export_dir=/tmp/serving/sample
-    python -m official.export --keras_file=model.keras --image_size=224 --export_dir=...
+    python -m official.export --keras_file=runs/sample/model.keras --export_dir=...
 
 Writes <export_dir>/<version>/ with two signatures:
   serving_default  image_bytes: tf.string [N] (encoded JPEG/PNG/GIF/BMP), eval preprocessing in
                    the graph (official/data/preprocess.py, the same function the pipeline runs);
   serving_images   images: float32 [N, H, W, 3] in 0..255, any H and W (cropped and resized inside);
-both returning probabilities [N, C], classes [N, k], scores [N, k] and class_names [N, k].
+both returning probabilities [N, C], classes [N, k], scores [N, k] and class_names [N, k]; an
+empty batch is an InvalidArgument error that says so.
 Weights are float32 whatever the training precision, and the EMA weights when the run had EMA.
-assets.extra/tf_serving_warmup_requests holds real PredictRequests so the first request is fast.
+assets.extra/tf_serving_warmup_requests holds real PredictRequests so the first request is fast;
+assets.extra/preprocessing.json the eval preprocessing in the graph
+(official/data/eval_preprocessing.py). A run directory is only read (official/run_dir.py).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from official.data import preprocess, tfrecord  # noqa: E402
+from official.data.eval_preprocessing import FILE_NAME, EvalPreprocessing  # noqa: E402
 
 
 def float32_copy(model: keras.Model) -> keras.Model:
@@ -45,12 +49,19 @@ def float32_copy(model: keras.Model) -> keras.Model:
     return clone
 
 
+def _not_empty(batch, name: str):
+    """An empty batch is refused with a message saying so (not a shape error deep inside)."""
+    return tf.debugging.assert_positive(
+        tf.shape(batch)[0], message=f"{name}: the batch is empty; send at least one image"
+    )
+
+
 class ServingModule(tf.Module):
-    def __init__(self, model, image_size: int, class_names, top_k: int, crop_padding: int):
+    def __init__(self, model, preprocessing: EvalPreprocessing, class_names, top_k: int):
         super().__init__()
         self.model = model
-        self.image_size = image_size
-        self.crop_padding = crop_padding
+        self.preprocessing = preprocessing
+        self.image_size = preprocessing.image_size
         self.top_k = min(top_k, len(class_names))
         self.class_names = tf.constant(class_names)
 
@@ -66,24 +77,26 @@ class ServingModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(self, image_bytes):
-        images = tf.map_fn(
-            lambda b: preprocess.preprocess_for_eval(
-                b, self.image_size, tf.float32, self.crop_padding
-            ),
-            image_bytes,
-            fn_output_signature=tf.TensorSpec([self.image_size, self.image_size, 3], tf.float32),
-        )
+        with tf.control_dependencies([_not_empty(image_bytes, "image_bytes")]):
+            images = tf.map_fn(
+                self.preprocessing,
+                image_bytes,
+                fn_output_signature=tf.TensorSpec(
+                    [self.image_size, self.image_size, 3], tf.float32
+                ),
+            )
         return self._outputs(images)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
     def serve_images(self, images):
-        images = tf.map_fn(
-            lambda im: preprocess.preprocess_decoded_for_eval(
-                im, self.image_size, tf.float32, self.crop_padding
-            ),
-            images,
-            fn_output_signature=tf.TensorSpec([self.image_size, self.image_size, 3], tf.float32),
-        )
+        with tf.control_dependencies([_not_empty(images, "images")]):
+            images = tf.map_fn(
+                self.preprocessing.decoded,
+                images,
+                fn_output_signature=tf.TensorSpec(
+                    [self.image_size, self.image_size, 3], tf.float32
+                ),
+            )
         return self._outputs(images)
 
 
@@ -139,12 +152,16 @@ def export_model(
     top_k: int = 5,
     crop_padding: int = preprocess.CROP_PADDING,
     version: int | None = None,
+    preprocessing: EvalPreprocessing | None = None,
 ) -> str:
     """Writes <export_dir>/<version>/ (next free integer by default) and returns its path.
 
+    `preprocessing` (default: image_size with crop_padding, ImageNet mean/std, bicubic) is the
+    eval preprocessing put in the graph and stored in assets.extra/preprocessing.json.
     The SavedModel is written under a temporary name and renamed when complete, so a failed
     export never leaves a half-written version that TF Serving would try to load.
     """
+    preprocessing = preprocessing or EvalPreprocessing(image_size, crop_padding)
     num_classes = model.output.shape[-1]
     class_names = class_names or [str(i) for i in range(num_classes)]
     if len(class_names) != num_classes:
@@ -156,13 +173,15 @@ def export_model(
     staging = os.path.join(export_dir, f".tmp-{version}")
     if tf.io.gfile.exists(staging):
         tf.io.gfile.rmtree(staging)
-    module = ServingModule(float32_copy(model), image_size, class_names, top_k, crop_padding)
+    module = ServingModule(float32_copy(model), preprocessing, class_names, top_k)
     signatures = {
         "serving_default": module.serve_bytes.get_concrete_function(),
         "serving_images": module.serve_images.get_concrete_function(),
     }
     tf.saved_model.save(module, staging, signatures=signatures)
-    write_warmup_requests(staging, image_size)
+    write_warmup_requests(staging, preprocessing.image_size)
+    with tf.io.gfile.GFile(os.path.join(staging, "assets.extra", FILE_NAME), "w") as f:
+        f.write(preprocessing.to_json())
     tf.io.gfile.rename(staging, final)
     return final
 
@@ -184,16 +203,66 @@ def export_trainer(trainer, export_dir: str, top_k: int = 5) -> str:
 
         return export_video.export_trainer(trainer, export_dir, top_k)
     names = read_class_names(config.data.data_dir, config.data.num_classes)
-    kwargs = dict(
-        image_size=config.data.resolved_eval_image_size,
-        class_names=names,
-        top_k=top_k,
-        crop_padding=config.data.eval_crop_padding,
-    )
+    preprocessing = EvalPreprocessing.from_config(config.data)
     with trainer.averaged_weights():
-        path = export_model(trainer.model, export_dir, **kwargs)
-    print(usage_lines(path, kwargs["image_size"]))
+        path = export_model(
+            trainer.model,
+            export_dir,
+            preprocessing.image_size,
+            names,
+            top_k,
+            preprocessing=preprocessing,
+        )
+    print(usage_lines(path, preprocessing.image_size))
     return path
+
+
+def export_run(
+    model_dir: str, export_dir: str | None = None, checkpoint: str | None = None, top_k: int = 5
+) -> str:
+    """Exports a training run, reading its directory only: its params.yaml, and `checkpoint`
+    or else the newest checkpoint that restores (official/run_dir.py walks back over corrupt
+    ones). export_dir defaults to <model_dir>/export."""
+    from official import run_dir
+    from official.training import loop
+
+    run = run_dir.RunDirectory(model_dir)
+    config = run.record()
+    if config is None:
+        raise FileNotFoundError(f"{run.record_path} not found: --model_dir must be a training run.")
+    if checkpoint and not tf.io.gfile.exists(f"{checkpoint}.index"):
+        names = [os.path.basename(p) for p in reversed(run_dir.checkpoint_paths(model_dir))]
+        raise FileNotFoundError(
+            f"--checkpoint={checkpoint}: no such checkpoint; {model_dir} has "
+            f"{', '.join(names) or 'none'}."
+        )
+    trainer = loop.Trainer(run_dir.reader_config(config), tf.distribute.get_strategy(), model_dir)
+    if checkpoint:
+        run_dir.restore(trainer.checkpoint, checkpoint)
+    elif trainer.restore() == 0:
+        raise FileNotFoundError(f"no checkpoint in {model_dir}.")
+    return export_trainer(trainer, export_dir or os.path.join(model_dir, "export"), top_k)
+
+
+def export_keras_file(
+    path: str,
+    export_dir: str,
+    image_size: int | None = None,
+    labels: str | None = None,
+    top_k: int = 5,
+) -> str:
+    """Exports a `.keras` file with the preprocessing and class names it stores
+    (official/keras_file.py); image_size and a labels.json file replace them when given."""
+    from official import keras_file
+
+    model, stored, names = keras_file.load(path)
+    preprocessing = keras_file.serving_settings(path, model, stored, image_size)
+    names = tfrecord.read_labels(labels) if labels else names
+    version = export_model(
+        model, export_dir, preprocessing.image_size, names, top_k, preprocessing=preprocessing
+    )
+    print(usage_lines(version, preprocessing.image_size))
+    return version
 
 
 def usage_lines(version_dir: str, image_size: int) -> str:
@@ -216,7 +285,7 @@ def usage_lines(version_dir: str, image_size: int) -> str:
 def main(argv):
     from absl import flags
 
-    from official.configs import overrides
+    from official import run_dir
 
     FLAGS = flags.FLAGS
     del argv
@@ -226,42 +295,23 @@ def main(argv):
             file=sys.stderr,
         )
         sys.exit(2)
-    if FLAGS.keras_file:
-        if not os.path.exists(FLAGS.keras_file):
-            print(f"error: --keras_file={FLAGS.keras_file}: no such file.", file=sys.stderr)
-            sys.exit(2)
-        import official  # noqa: F401  (registers the custom layers)
-
-        model = keras.saving.load_model(FLAGS.keras_file)
-        names = tfrecord.read_labels(FLAGS.labels) if FLAGS.labels else None
-        path = export_model(model, FLAGS.export_dir, FLAGS.image_size, names, FLAGS.top_k)
-        print(usage_lines(path, FLAGS.image_size))
-        return
-    params = os.path.join(FLAGS.model_dir, overrides.RUN_CONFIG_FILE)
-    if not tf.io.gfile.exists(params):
-        print(f"error: {params} not found: --model_dir must be a training run.", file=sys.stderr)
+    try:
+        if FLAGS.keras_file:
+            if not os.path.exists(FLAGS.keras_file):
+                raise FileNotFoundError(f"--keras_file={FLAGS.keras_file}: no such file.")
+            if not FLAGS.export_dir:
+                raise FileNotFoundError("--keras_file needs --export_dir.")
+            export_keras_file(
+                FLAGS.keras_file, FLAGS.export_dir, FLAGS.image_size, FLAGS.labels, FLAGS.top_k
+            )
+        else:
+            export_run(FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint, FLAGS.top_k)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    config = overrides.load_config(params)
-    if FLAGS.checkpoint and not tf.io.gfile.exists(f"{FLAGS.checkpoint}.index"):
-        state = tf.train.get_checkpoint_state(FLAGS.model_dir)
-        names = [os.path.basename(p) for p in state.all_model_checkpoint_paths] if state else []
-        print(
-            f"error: --checkpoint={FLAGS.checkpoint}: no such checkpoint; {FLAGS.model_dir} has "
-            f"{', '.join(names) or 'none'}.",
-            file=sys.stderr,
-        )
-        sys.exit(2)
-    from official.training import loop
-
-    trainer = loop.Trainer(config, tf.distribute.get_strategy(), FLAGS.model_dir)
-    if FLAGS.checkpoint:
-        trainer.checkpoint.restore(FLAGS.checkpoint).assert_existing_objects_matched()
-    elif trainer.restore() == 0:
-        print(f"error: no checkpoint in {FLAGS.model_dir}.", file=sys.stderr)
-        sys.exit(2)
-    export_trainer(
-        trainer, FLAGS.export_dir or os.path.join(FLAGS.model_dir, "export"), FLAGS.top_k
-    )
+    except (run_dir.CheckpointError, tf.errors.OpError) as e:
+        print(f"error: {getattr(e, 'message', e)}".splitlines()[0], file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
@@ -270,8 +320,12 @@ if __name__ == "__main__":
     flags.DEFINE_string("model_dir", None, "A training run's directory (uses its params.yaml).")
     flags.DEFINE_string("checkpoint", None, "With --model_dir: this checkpoint, not the latest.")
     flags.DEFINE_string("keras_file", None, "Or a .keras model file.")
-    flags.DEFINE_string("labels", None, "labels.json for --keras_file (index -> class name).")
-    flags.DEFINE_integer("image_size", 224, "Input size for --keras_file.")
+    flags.DEFINE_string(
+        "labels", None, "--keras_file: labels.json (default: the class names the file stores)."
+    )
+    flags.DEFINE_integer(
+        "image_size", None, "--keras_file: input size (default: what the file stores, or 224)."
+    )
     flags.DEFINE_string("export_dir", None, "Export base directory (versions go below it).")
     flags.DEFINE_integer("top_k", 5, "How many classes the signatures return.")
     app.run(main)

@@ -1,12 +1,15 @@
 """Classify image files with an exported SavedModel or a .keras model.
 
     python -m official.predict --model=runs/sample/export/1 photos/ cat.jpg
-    python -m official.predict --model=m.keras --image_size=224 --labels=labels.json --json a.jpg
+    python -m official.predict --model=runs/sample/model.keras --json a.jpg
+    python -m official.predict --model=runs/sample photos/      # a run: its model.keras
 
 Prints, per image, the top-k class names and probabilities (or one JSON object per line with
---json). Files that are not decodable images are reported and skipped. A video file (.mp4,
-.avi, ...; official/data/video_files.py) is decoded with PyAV and classified by a video export
-(official/export_video.py), which samples its clips and crops as evaluation does:
+--json). Files that are not decodable images are reported and skipped. A `.keras` file is fed
+the eval preprocessing stored in it (official/keras_file.py); one without it gets the recipe
+default and a warning. A video file (.mp4, .avi, ...; official/data/video_files.py) is decoded
+with PyAV and classified by a video export (official/export_video.py), which samples its clips
+and crops as evaluation does:
 
     python -m official.predict --model=runs/sample_video/export/1 clip.mp4
 """
@@ -26,10 +29,18 @@ from absl import app, flags  # noqa: E402
 def define_flags() -> None:
     """Defined only when run as a program, so importing this module (tests, train.py) cannot
     clash with the training flags of the same name (--image_size)."""
-    flags.DEFINE_string("model", None, "A SavedModel version directory or a .keras file.")
+    flags.DEFINE_string(
+        "model",
+        None,
+        "A SavedModel version directory, a .keras file, or a training run's directory.",
+    )
     flags.DEFINE_integer("top_k", 5, "Classes to print per image.")
-    flags.DEFINE_integer("image_size", 224, ".keras models: the eval input size.")
-    flags.DEFINE_string("labels", None, ".keras models: labels.json (index -> class name).")
+    flags.DEFINE_integer(
+        "image_size", None, ".keras models: the eval input size (default: what the file stores)."
+    )
+    flags.DEFINE_string(
+        "labels", None, ".keras models: labels.json (default: the class names the file stores)."
+    )
     flags.DEFINE_bool("json", False, "One JSON object per image instead of text.")
     flags.DEFINE_float("fps", 0.0, "Video files: frames per second fed to the model (0: source's).")
 
@@ -54,23 +65,33 @@ def list_files(paths: list[str]) -> list[str]:
 class Classifier:
     """One interface over a SavedModel's serving_default and a .keras model + eval preprocessing."""
 
-    def __init__(self, path: str, top_k: int, image_size: int, labels: str | None):
+    def __init__(self, path: str, top_k: int, image_size: int | None, labels: str | None):
         import tensorflow as tf
+
+        from official import run_dir
 
         self.tf = tf
         self.top_k = top_k
+        run = run_dir.RunDirectory(path)
+        if tf.io.gfile.exists(run.record_path):  # a training run: the model it ended with
+            if not tf.io.gfile.exists(run.model_file):
+                raise FileNotFoundError(
+                    f"{path} is a training run without {run_dir.MODEL_FILE} (written when "
+                    "training ends); give --model=<its export version directory>."
+                )
+            path = run.model_file
         if path.endswith(".keras"):
-            import keras
+            from official import keras_file
+            from official.data import tfrecord
 
-            import official  # noqa: F401  (registers the custom layers)
-            from official.data import preprocess, tfrecord
-
-            self.model = keras.saving.load_model(path)
-            self.preprocess = lambda data: preprocess.preprocess_for_eval(data, image_size)
+            self.model, stored, names = keras_file.load(path)
+            self.preprocess = keras_file.serving_settings(path, self.model, stored, image_size)
             self.signature = None
             num_classes = self.model.output.shape[-1]
             self.names = (
-                tfrecord.read_labels(labels) if labels else [str(i) for i in range(num_classes)]
+                tfrecord.read_labels(labels)
+                if labels
+                else names or [str(i) for i in range(num_classes)]
             )
         else:
             self.signature = tf.saved_model.load(path).signatures["serving_default"]
@@ -121,7 +142,11 @@ def main(argv):
         sys.exit(2)
     import tensorflow as tf
 
-    classify = Classifier(FLAGS.model, FLAGS.top_k, FLAGS.image_size, FLAGS.labels)
+    try:
+        classify = Classifier(FLAGS.model, FLAGS.top_k, FLAGS.image_size, FLAGS.labels)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     skipped = []
     for path in list_files(paths):
         try:

@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from official import keras_file  # noqa: E402
 from official.data import image_files, preprocess, tfrecord  # noqa: E402
 from official.training import finetune  # noqa: E402
 
@@ -49,16 +50,18 @@ class Teacher:
 
 def load_teacher(source: str, image_size: int = 0) -> Teacher:
     """A training run's directory (its eval resolution and crop from params.yaml) or a `.keras`
-    file (its static input size, else `image_size`). Its outputs are taken as logits."""
+    file (the preprocessing it stores, else its static input size or `image_size` with the
+    default crop). Its outputs are taken as logits."""
     if not source.endswith(".keras"):
         model, config = finetune.load_run(source)
         size = image_size or config.data.resolved_eval_image_size
         return Teacher(model, size, config.data.eval_crop_padding)
     model = finetune.load_source(source)
-    size = image_size or model.input_shape[1]
+    stored, _ = keras_file.read_entries(source)  # the preprocessing the teacher was trained for
+    size = image_size or (stored.image_size if stored else model.input_shape[1])
     if not size:
         raise ValueError(f"--teacher={source} takes any input size: give --image_size.")
-    return Teacher(model, size, preprocess.CROP_PADDING)
+    return Teacher(model, size, stored.crop_padding if stored else preprocess.CROP_PADDING)
 
 
 # ---- Unlabeled inputs: chunks of (JPEG bytes, filename) -----------------------------------------

@@ -241,6 +241,11 @@ class TrainConfig:
     teacher: str = ""
     distillation_weight: float = 0.0
     distillation_temperature: float = 1.0
+    # Divergence guard (official/training/divergence.py): a loop loss above divergence_factor x
+    # the first loop's for divergence_loops loops in a row stops the run like a NaN loss does;
+    # those loops are not checkpointed. divergence_factor 0 turns it off.
+    divergence_factor: float = 10.0
+    divergence_loops: int = 3
 
     def __post_init__(self):
         for a, b in ONE_OF:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import types
 import typing
 
@@ -21,6 +22,18 @@ RUN_CONFIG_FILE = "params.yaml"
 
 class ConfigError(ValueError):
     """A config key or value that does not fit the config's schema."""
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 (and JSON) floats: PyYAML implements YAML 1.1, where
+    a float needs a dot, so `1e-3` and `1E6` would be strings."""
+
+
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
 
 
 def flatten(mapping: dict, prefix: str = "") -> dict:
@@ -118,10 +131,15 @@ def apply_overrides(config, overrides: dict):
     return config
 
 
+def yaml_load(text: str):
+    """YAML (1.2 numbers) or JSON text as Python values."""
+    return yaml.load(text, Loader=_Yaml12Loader)
+
+
 def parse_override_text(text: str) -> dict:
     """A YAML or JSON mapping (`{"train.epochs": 10}` or `train: {epochs: 10}`)."""
     try:
-        value = yaml.safe_load(text)
+        value = yaml_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"--params_override is not valid YAML/JSON: {e}") from None
     if value is None:
@@ -148,8 +166,16 @@ def to_dict(config) -> dict:
     return dataclasses.asdict(config)
 
 
+def to_yaml(config) -> str:
+    return yaml.safe_dump(to_dict(config), sort_keys=False)
+
+
 def save_yaml(config, path: str) -> None:
+    """Writes the config under a temporary name and renames it: a reader never sees half a
+    file. A run's params.yaml is written by official/run_dir.py (once)."""
     import tensorflow as tf  # gfile: model_dir may be on GCS
 
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(yaml.safe_dump(to_dict(config), sort_keys=False))
+    tmp = f"{path}.tmp"
+    with tf.io.gfile.GFile(tmp, "w") as f:
+        f.write(to_yaml(config))
+    tf.io.gfile.rename(tmp, path, overwrite=True)

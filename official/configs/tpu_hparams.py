@@ -169,8 +169,6 @@ def _model_name(depth: int, kwargs: dict, config) -> str:
 def parse_text(text: str) -> dict:
     """A --params_override value as tensorflow/tpu reads it: a YAML/JSON mapping, the
     comma-separated form `train_batch_size=512,iterations_per_loop=100`, or a YAML file."""
-    import yaml
-
     from official.configs import overrides
 
     if re.fullmatch(r"\s*[\w.]+\s*=.*", text, flags=re.S) and not text.lstrip().startswith("{"):
@@ -179,7 +177,7 @@ def parse_text(text: str) -> dict:
             if "=" not in part:
                 raise ConfigError(f"--params_override: {part.strip()!r} is not key=value.")
             key, value = part.split("=", 1)
-            mapping[key.strip()] = yaml.safe_load(value.strip())
+            mapping[key.strip()] = overrides.yaml_load(value.strip())
         return mapping
     if text.strip().endswith((".yaml", ".yml")) and "\n" not in text.strip():
         return overrides.load_yaml(text.strip())

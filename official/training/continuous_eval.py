@@ -11,8 +11,8 @@ top1/top5 summaries to model_dir/eval at the checkpoint's step, keeps model_dir/
 weights and a copy of the checkpoint with the best top-1 so far), and stops after the run's final
 step or when no new checkpoint arrived for eval_timeout seconds. Besides eval/ and best/ it
 writes nothing into model_dir, so it can run on another machine while training runs. A
-checkpoint that training's retention (train.max_checkpoints) deletes while it is being read is
-skipped with a warning.
+checkpoint that training's retention (train.max_checkpoints) deletes while it is being read, or
+whose files are damaged, is skipped with a warning (docs/run_directory.md).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import time
 
 import tensorflow as tf
 
+from official import run_dir
 from official.configs import overrides
 from official.training import loop
 
@@ -82,31 +83,28 @@ def list_checkpoints(model_dir: str) -> list[tuple[int, str]]:
 
 
 def restore_weights(trainer: loop.Trainer, prefix: str) -> bool:
-    """Restores the model (and EMA) of checkpoint `prefix` into `trainer`; False, with a warning,
-    when the checkpoint vanished or could not be read while being read.
-
-    The one place the watcher reads a checkpoint: when the run-directory module lands (issue
-    18), its read-only restore (with its corrupt-checkpoint handling) replaces this body.
-    """
+    """Restores the model (and EMA) of checkpoint `prefix` into `trainer` through
+    official/run_dir.py's restore (every tensor read, checksums verified): partial, as the
+    optimizer is not needed, but the model and EMA must each find all their values. False, with
+    a warning naming it and why, when the checkpoint vanished while being read or is damaged;
+    a damaged one is left where it is (this job only reads the run: training, which owns the
+    directory, moves it aside when it restores). A checkpoint of another model is an error
+    (ValueError)."""
     objects = {"model": trainer.model}
     if trainer.ema is not None:
         objects["ema"] = trainer.ema
     try:
-        status = tf.train.Checkpoint(**objects).restore(prefix)
-        status.assert_existing_objects_matched().expect_partial()  # the optimizer is not needed
-    except (AssertionError, ValueError) as e:  # objects not found, or of other shapes
-        raise ValueError(
-            f"checkpoint {prefix} does not hold this run's model: {str(e).splitlines()[0][:200]}"
-        ) from None
-    except (tf.errors.OpError, IndexError) as e:
+        run_dir.restore(tf.train.Checkpoint(**objects), prefix, partial=True)
+    except run_dir.CorruptCheckpoint as e:
         gone = not tf.io.gfile.exists(f"{prefix}.index") or not tf.io.gfile.glob(f"{prefix}.data-*")
-        why = (
-            "it was deleted while being read (training keeps train.max_checkpoints)"
-            if gone
-            else f"it could not be read ({type(e).__name__}: {str(e).splitlines()[0][:160]})"
-        )
+        if gone:
+            why = "it was deleted while being read (training keeps train.max_checkpoints)"
+        else:
+            why = f"it could not be read ({e.reason}); left in place"
         log.warning("skipped checkpoint %s: %s", prefix, why)
         return False
+    except run_dir.CheckpointError as e:
+        raise ValueError(f"checkpoint {prefix} does not hold this run's model: {e}") from None
     return True
 
 

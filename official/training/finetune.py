@@ -17,8 +17,7 @@ import os
 import keras
 import tensorflow as tf
 
-from official import models
-from official.configs import overrides
+from official import models, run_dir
 from official.configs.config import ExperimentConfig
 from official.weights import conventions, converted
 
@@ -40,15 +39,16 @@ def load_source(source: str) -> keras.Model:
 
 def load_run(source: str) -> tuple[keras.Model, ExperimentConfig]:
     """A training run's network and config: its params.yaml rebuilds the network and its
-    model.weights.h5 (the EMA weights when the run had EMA) fills it, or else its latest
-    checkpoint (the raw weights)."""
-    params = os.path.join(source, overrides.RUN_CONFIG_FILE)
-    if not tf.io.gfile.exists(params):
+    model.weights.h5 (the EMA weights when the run had EMA) fills it, or else its newest
+    checkpoint that restores (the raw weights; official/run_dir.py walks back over corrupt
+    ones). The run's directory is only read."""
+    run = run_dir.RunDirectory(source)
+    config = run.record()
+    if config is None:
         raise FileNotFoundError(
             f"train.init_weights={source!r} is neither a .keras file nor a training run's "
-            f"directory (it has no {overrides.RUN_CONFIG_FILE})."
+            f"directory (it has no {run_dir.RECORD_FILE})."
         )
-    config = overrides.load_config(params)
     model = models.get(
         config.model.name, num_classes=config.data.num_classes, **config.model.kwargs
     )
@@ -56,12 +56,10 @@ def load_run(source: str) -> tuple[keras.Model, ExperimentConfig]:
     if tf.io.gfile.exists(weights):
         model.load_weights(weights)
         return model, config
-    latest = tf.train.latest_checkpoint(source)
-    if latest is None:
+    if run_dir.restore_latest(tf.train.Checkpoint(model=model), source, partial=True) is None:
         raise FileNotFoundError(
             f"train.init_weights={source!r}: the run has neither model.weights.h5 nor a checkpoint."
         )
-    tf.train.Checkpoint(model=model).restore(latest).expect_partial()
     return model, config
 
 

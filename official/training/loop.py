@@ -11,14 +11,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
 import sys
 import time
 
 import keras
 import tensorflow as tf
 
-from official import models
+from official import models, run_dir
 from official.configs.config import ExperimentConfig
 from official.data import pipeline, video
 from official.training import (
@@ -33,12 +32,9 @@ from official.training import (
     replica_gradients,
     xla,
 )
+from official.training.divergence import DivergenceGuard, TrainingDiverged  # noqa: F401
 
 log = logging.getLogger("official.train")
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or Inf; the last good checkpoint is kept."""
 
 
 # ---- Model ----
@@ -160,18 +156,24 @@ class Trainer:
         `official.models.get(name, ...).load_weights(path)`."""
         path = f"{self.model_dir}/model.weights.h5"
         with self.averaged_weights():
-            self.model.save_weights(path)
+            run_dir.write_atomically(path, self.model.save_weights)
         return path
 
     def restore(self) -> int:
-        """Restores the latest checkpoint in model_dir (the chief's, on every worker), if any;
-        returns the step. Workers that would resume from different steps or weights raise
+        """Restores the newest checkpoint of model_dir (the chief's, on every worker) that
+        restores completely, walking back over corrupt ones (run_dir.restore_latest); returns
+        the step. Workers that would resume from different steps or weights raise
         RuntimeError."""
-        latest = tf.train.latest_checkpoint(self.model_dir)
-        if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        path = run_dir.restore_latest(self.checkpoint, self.model_dir)
+        if path:
             digest = multi_worker.weights_digest(self.model)
-            log.info("restored %s at step %d (weights digest %x)", latest, self.step, digest)
+            log.info("restored %s at step %d (weights digest %x)", path, self.step, digest)
+        if path != self.manager.latest_checkpoint:  # fell back: the manager re-reads the state
+            self.manager = tf.train.CheckpointManager(
+                self.checkpoint,
+                multi_worker.worker_dir(self.strategy, self.model_dir),
+                max_to_keep=self.config.train.max_checkpoints,
+            )
         multi_worker.check_agreement(self.strategy, self.step, self.model, self.model_dir)
         return self.step
 
@@ -311,7 +313,9 @@ class Reporter:
         self.eval_writer = writer(f"{model_dir}/eval")
         self.bar = None
         if sys.stdout.isatty():
-            self.bar = keras.utils.Progbar(total_steps, stateful_metrics=["loss", "top1", "lr"])
+            self.bar = keras.utils.Progbar(
+                total_steps, stateful_metrics=["loss", "top1", "lr", "skipped"]
+            )
             self.bar.update(start_step)
 
     def train(self, m: LoopMetrics, skipped: int) -> None:
@@ -322,7 +326,8 @@ class Reporter:
             tf.summary.scalar("images_per_second", m.images_per_second)
             tf.summary.scalar("skipped_records", skipped)
         if self.bar:
-            self.bar.update(m.step, [("loss", m.loss), ("top1", m.top1), ("lr", m.learning_rate)])
+            values = [("loss", m.loss), ("top1", m.top1), ("lr", m.learning_rate)]
+            self.bar.update(m.step, values + [("skipped", skipped)])
         else:
             log.info(
                 "step %d  loss %.4f  top1 %.4f  lr %.5f  %.1f img/s  skipped records %d",
@@ -386,6 +391,7 @@ def train(trainer: Trainer, evaluate: bool) -> dict:
     iterator = iter(distributed_datasets(trainer, True, skipped))
     eval_every = config.train.eval_interval(trainer.global_batch) if evaluate else None
     reporter = Reporter(trainer.model_dir if trainer.is_chief else None, trainer.total_steps, start)
+    guard = DivergenceGuard.for_config(config)
     results, metrics = {}, None
     with trainer.preemption as watcher:
         log.info("training from step %d to %d", trainer.step, trainer.total_steps)
@@ -401,15 +407,11 @@ def train(trainer: Trainer, evaluate: bool) -> dict:
                 reporter.flush()
                 raise
             if metrics.steps:  # none when SIGTERM came before the loop's first step
-                if not math.isfinite(metrics.loss):
-                    last = trainer.manager.latest_checkpoint
-                    raise TrainingDiverged(
-                        f"loss is {metrics.loss} at step {metrics.step}: training stopped. The "
-                        f"last good checkpoint ({last or 'none'}) is kept; lower the learning "
-                        "rate or check the data, then rerun to resume from it."
-                    )
+                last = trainer.manager.latest_checkpoint
+                healthy = guard.check(metrics.loss, metrics.step, last)
                 reporter.train(metrics, skipped.count)
-                trainer.save()
+                if healthy:
+                    trainer.save()
             if watcher.requested:
                 if metrics.steps:
                     log.warning(
@@ -424,6 +426,7 @@ def train(trainer: Trainer, evaluate: bool) -> dict:
             ):
                 results = trainer.evaluate(distributed_datasets(trainer, False))
                 reporter.eval(trainer.step, results)
+    guard.finish(trainer.manager.latest_checkpoint)
     if trainer.is_chief:
         trainer.save_weights_file()
     results["train_loss"] = metrics.loss if metrics else float("nan")

@@ -1,6 +1,7 @@
 """The SavedModel for TF Serving (SPEC 4), loaded the way Serving and users load it."""
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -102,6 +103,28 @@ def test_non_image_bytes_fail_clearly_and_the_next_request_works(exported):
         serving(image_bytes=tf.constant([b"this is not an image"]))
     out = serving(image_bytes=tf.constant([jpeg(skdata.chelsea())]))
     assert out["probabilities"].shape == (1, 5)
+
+
+def test_an_empty_batch_is_a_clear_invalid_argument(exported):
+    loaded = tf.saved_model.load(exported)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="image_bytes: the batch is empty"):
+        loaded.signatures["serving_default"](image_bytes=tf.constant([], tf.string))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images: the batch is empty"):
+        loaded.signatures["serving_images"](images=tf.zeros([0, 40, 30, 3]))
+    out = loaded.signatures["serving_default"](image_bytes=tf.constant([jpeg(skdata.rocket())]))
+    assert out["probabilities"].shape == (1, 5)
+
+
+def test_the_eval_preprocessing_is_stored_with_the_export(exported):
+    from official.data.eval_preprocessing import EvalPreprocessing
+
+    path = os.path.join(exported, "assets.extra", "preprocessing.json")
+    with open(path) as f:
+        text = f.read()
+    assert EvalPreprocessing.from_json(text, path) == EvalPreprocessing(SIZE, 32, "tf2")
+    record = json.loads(text)  # what a reader of the file sees: the ImageNet statistics
+    np.testing.assert_allclose(record["mean_rgb"], [123.68, 116.779, 103.939])
+    np.testing.assert_allclose(record["stddev_rgb"], [58.393, 57.12, 57.375])
 
 
 def test_warmup_requests_parse_and_run(exported):

@@ -192,7 +192,11 @@ def test_checkpoint_deleted_while_read_is_skipped_and_a_restart_evaluates_nothin
     with caplog.at_level(logging.WARNING, logger="official.train"):
         results = continuous_eval.watch(config, strategy, model_dir, timeout=5)
     assert results["evaluated"] == [2] and results["final"]["examples"] == 360
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    warnings = [  # TensorFlow's own (tf.function retracing, counted process-wide) aside
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.name.startswith("official")
+    ]
     assert warnings == [
         f"skipped checkpoint {first}: it was deleted while being read (training keeps "
         "train.max_checkpoints)"

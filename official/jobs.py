@@ -1,0 +1,289 @@
+"""What official/train.py runs for its flags: the config settled against the run directory
+(official/run_dir.py), then train, eval, train_and_eval, export or continuous_eval.
+
+    python official/train.py --mode=export --model_dir=runs/x   # no --config: the run's own
+
+A command's config is the run's params.yaml when the run exists and no --config is given, else
+the recipe or YAML file of --config (default: sample, or resnet_main for resnet_main.py-style
+TPU flags); then --config_file, --params_override and the flags that set config keys
+(official/configs/tpu_flags.py). It must agree with the run's params.yaml except in the keys
+run_dir.SAFE_TO_CHANGE lists. Only training writes into the run directory, holding its lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import os
+import sys
+
+from official import run_dir
+from official.configs import validation
+from official.configs.overrides import ConfigError
+
+MODES = ("train", "eval", "train_and_eval", "export", "continuous_eval")
+TRAINING_MODES = ("train", "train_and_eval")
+EVAL_MODES = ("eval", "train_and_eval", "continuous_eval")
+log = logging.getLogger("official.train")
+
+
+# ---- The config ----
+def config_name(flag_values) -> str:
+    from official.configs import tpu_flags
+
+    return flag_values.config or tpu_flags.base_recipe(flag_values) or "sample"
+
+
+def mode(flag_values) -> str:
+    """--mode, with resnet_main.py's `--mode=eval --eval_timeout=N` meaning continuous_eval."""
+    if flag_values.mode == "eval" and flag_values.eval_timeout is not None:
+        return "continuous_eval"
+    return flag_values.mode
+
+
+def model_dir(flag_values) -> str:
+    name = os.path.splitext(os.path.basename(config_name(flag_values)))[0]
+    return flag_values.model_dir or os.path.join("runs", name)
+
+
+def resolve_config(flag_values, config=None):
+    """The recipe or YAML file (or `config`: a run's own), then --config_file,
+    --params_override and the flags that name config fields; checked: ranges
+    (official/configs/validation.py), names, the data it reads."""
+    from official import models
+    from official.configs import overrides, recipes, tpu_flags
+    from official.training import precision
+    from official.training.strategy import STRATEGIES
+
+    name = config_name(flag_values) if config is None else None
+    if name and name.endswith((".yaml", ".yml")):
+        if not os.path.exists(name):
+            raise FileNotFoundError(f"--config={name}: no such file.")
+        config = overrides.load_config(name)
+    elif name:
+        config = recipes.get(name)
+    tpu_flags.apply(config, flag_values)
+    if flag_values.mode not in MODES:
+        raise ValueError(
+            f"--mode={flag_values.mode!r} is not known; use one of {', '.join(MODES)}."
+        )
+    if config.runtime.strategy not in STRATEGIES:
+        raise ValueError(
+            f"Unknown strategy {config.runtime.strategy!r}; use one of {', '.join(STRATEGIES)}."
+        )
+    if config.runtime.precision not in precision.CHOICES:
+        raise ValueError(
+            f"runtime.precision={config.runtime.precision!r}; use {', '.join(precision.CHOICES)}."
+        )
+    validation.validate(config)
+    if not config.data.data_dir and name == "sample":
+        from official.data import samples
+
+        config.data.data_dir = samples.build()  # the bundled digits, written once
+    if not config.data.data_dir and flag_values.config == "sample_video":
+        from official.data import video_samples
+
+        config.data.data_dir = video_samples.build()  # the bundled moving digits
+    if config.data.source == "tfrecord":
+        if not config.data.data_dir:
+            raise ValueError("--data_dir is required: a folder of TFRecord shards.")
+        from official.data.pipeline import list_shards
+
+        if mode(flag_values) in TRAINING_MODES:
+            list_shards(config.data.data_dir, config.data.train_split)
+        if mode(flag_values) in EVAL_MODES:
+            list_shards(config.data.data_dir, config.data.eval_split)
+    models.entry(config.model.name)  # an unknown model name fails here, before any work
+    return config
+
+
+def settle_config(flag_values, run: run_dir.RunDirectory, record=None, over_record=None):
+    """This command's config: over the run's record when the run exists and no --config is
+    given (`over_record`: whatever --config says); refused (ConfigError) where it changes the
+    record in a key that is not safe."""
+    record = run.record() if record is None else record
+    if over_record is None:
+        over_record = not flag_values.config
+    base = copy.deepcopy(record) if record is not None and over_record else None
+    if base is not None:
+        log.info("config: %s", run.record_path)
+    config = resolve_config(flag_values, base)
+    run.check_changes(config, record)
+    return config
+
+
+# ---- The run ----
+def start(config, num_cpu_devices: int = 1):
+    """The devices, strategy and precision policy of a run: (strategy, precision). The Trainer
+    seeds everything from runtime.seed before it builds the model."""
+    import keras
+    import tensorflow as tf
+
+    from official.training.precision import POLICIES
+    from official.training.precision import resolve as resolve_precision
+    from official.training.strategy import device_kind, get_strategy
+
+    if num_cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * num_cpu_devices
+        )
+    runtime = config.runtime
+    strategy = get_strategy(runtime.strategy, runtime.tpu, runtime.tpu_zone, runtime.gcp_project)
+    precision = resolve_precision(runtime.precision, device_kind(strategy))
+    keras.mixed_precision.set_global_policy(POLICIES[precision])
+    return strategy, precision
+
+
+def save_model_file(trainer, path: str) -> None:
+    """The run's final model as a `.keras` file with its eval preprocessing and class names
+    (float32, EMA weights when the run has EMA), for official/predict.py."""
+    from official import export, keras_file
+    from official.data.eval_preprocessing import EvalPreprocessing
+
+    data = trainer.config.data
+    names = export.read_class_names(data.data_dir, data.num_classes)
+    with trainer.averaged_weights():
+        model = export.float32_copy(trainer.model)
+    preprocessing = EvalPreprocessing.from_config(data)
+    run_dir.write_atomically(path, lambda tmp: keras_file.save(model, tmp, preprocessing, names))
+
+
+def export_trainer(trainer, export_dir: str | None, model_dir: str) -> str:
+    from official import export
+
+    return export.export_trainer(trainer, export_dir or f"{model_dir}/export")
+
+
+def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devices=1) -> dict:
+    """Trains (holding the run's lock; params.yaml written once), evaluates or exports (reading
+    the run only)."""
+    from official.data import checks
+    from official.training import loop, multi_worker
+
+    run_directory = run_dir.RunDirectory(model_dir)
+    training = mode in TRAINING_MODES
+    strategy, precision = start(config, num_cpu_devices)  # before any TensorFlow op
+    batches = (("data.train_batch_size",) if training else ()) + (
+        ("data.eval_batch_size",) if mode in EVAL_MODES else ()
+    )
+    validation.validate(config, strategy.num_replicas_in_sync, batches)
+    checks.check_data(config.data, training, mode in EVAL_MODES)
+    chief = multi_worker.is_chief(strategy)
+    directory = multi_worker.worker_dir(strategy, model_dir)
+    log.info(
+        "%s on %d replica(s), %s; %s %s",
+        config.model.name,
+        strategy.num_replicas_in_sync,
+        precision,
+        "writing to" if training else "reading",
+        directory,
+    )
+    results = {}
+    if training:
+        # The chief holds the run's lock; another worker saves only into its own scratch
+        # directory (official/training/multi_worker.py), removed after every save.
+        writing = run_directory.writing(config) if chief else contextlib.nullcontext()
+        with writing:
+            trainer = loop.Trainer(config, strategy, model_dir, loss_scale=precision == "float16")
+            results = loop.train(trainer, mode == "train_and_eval")
+            if mode == "train_and_eval" and "top1" not in results:
+                results.update(trainer.evaluate(loop.distributed_datasets(trainer, False)))
+            if chief:
+                if config.data.kind == "image":  # a video model is served by its export
+                    save_model_file(trainer, run_directory.model_file)
+                if mode == "train_and_eval":
+                    results["export"] = export_trainer(trainer, export_dir, model_dir)
+        return results
+    trainer = loop.Trainer(run_dir.reader_config(config), strategy, model_dir)
+    if trainer.restore() == 0:
+        raise FileNotFoundError(f"--mode={mode} needs a checkpoint in {model_dir}; none found.")
+    if mode == "eval":
+        results = trainer.evaluate(loop.distributed_datasets(trainer, False))
+    elif chief:
+        results["export"] = export_trainer(trainer, export_dir, model_dir)
+    return results
+
+
+def continuous_eval(flag_values, config, directory: str) -> str:
+    """--mode=continuous_eval: official/training/continuous_eval.py until the run's final step or
+    --eval_timeout; returns the summary line."""
+    from official.training import continuous_eval as watcher
+
+    strategy, precision = start(config, flag_values.num_cpu_devices)
+    results = watcher.watch(
+        config, strategy, directory, flag_values.eval_timeout, loss_scale=precision == "float16"
+    )
+    steps = ", ".join(map(str, results["evaluated"])) or "none"
+    line = f"continuous eval of {directory}: evaluated step(s) {steps}"
+    if results["best"]:
+        step, best = results["best"]
+        line += f"; best top-1 {best['top1']:.4f} at step {step} ({directory}/best)"
+    final = results["final"]
+    if final and "top1" in final:
+        line += f"; final top-1 {final['top1']:.4f}, top-5 {final['top5']:.4f}"
+    return line
+
+
+# ---- The command line ----
+def _error(e: BaseException) -> str:
+    text = getattr(e, "message", None) or str(e) or type(e).__name__
+    return f"error: {text.strip().splitlines()[0]}"
+
+
+def main(flag_values) -> int:
+    """Runs the command official/train.py parsed; prints any error as one line and returns the
+    exit status: 0; 2 for a bad flag, config value or data (nothing was written); 1 when the
+    run failed."""
+    import tensorflow as tf
+
+    from official.training import continuous_eval as watcher
+    from official.training.divergence import TrainingDiverged
+
+    failures = (
+        TrainingDiverged,
+        run_dir.RunLocked,
+        run_dir.CheckpointError,
+        watcher.NothingToEvaluate,
+        RuntimeError,
+        FileNotFoundError,
+        OSError,
+        tf.errors.OpError,
+    )
+    watching = mode(flag_values) == "continuous_eval"
+    try:
+        directory = model_dir(flag_values)
+        run_directory = run_dir.RunDirectory(directory)
+        # continuous eval waits for the run's params.yaml: it may start before training
+        record = (
+            watcher.wait_for_run_config(directory, flag_values.eval_timeout) if watching else None
+        )
+        # continuous eval evaluates the run as it is: --config is not used (docs/tpu.md)
+        config = settle_config(flag_values, run_directory, record, over_record=watching or None)
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        print(_error(e), file=sys.stderr)
+        return 2
+    except failures as e:
+        print(_error(e), file=sys.stderr)
+        return 1
+    try:
+        if watching:
+            print(continuous_eval(flag_values, config, directory))
+            return 0
+        mode_, export_dir = flag_values.mode, flag_values.export_dir
+        results = run(config, directory, mode_, export_dir, flag_values.num_cpu_devices)
+    except (ConfigError, ValueError) as e:  # ranges per replica, data checks
+        print(_error(e), file=sys.stderr)
+        return 1 if watching else 2
+    except failures as e:
+        print(_error(e), file=sys.stderr)
+        return 1
+    if "top1" in results:
+        print(
+            f"validation top-1 {results['top1']:.4f}, top-5 {results['top5']:.4f} "
+            f"on {results['examples']} images ({config.model.name}, {directory})"
+        )
+    if "export" in results:
+        print(f"exported SavedModel: {results['export']}")
+    return 0

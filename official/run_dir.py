@@ -1,0 +1,473 @@
+"""The rules of a run directory (docs/run_directory.md): one writer at a time, the config
+recorded once, checkpoints restored from the newest one that restores completely, read-only use
+by everything but training.
+
+    run = RunDirectory(model_dir)
+    run.check_changes(config)                # ConfigError if config changes what the run is
+    with run.writing(config):                # training: the lock, then params.yaml (once)
+        path = restore_latest(checkpoint, model_dir)   # walks back over corrupt checkpoints
+
+Train, eval and export (official/jobs.py, official/export.py), fine-tuning from a run
+(official/training/finetune.py) and predict on a run go through here. Every change this module
+makes inside a run directory goes through `modify`, so a test can forbid writing the way a
+read-only mount would; files are written under a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import json
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+
+import tensorflow as tf
+
+from official.configs import overrides
+from official.configs.overrides import ConfigError
+
+log = logging.getLogger("official.train")
+
+RECORD_FILE = overrides.RUN_CONFIG_FILE  # params.yaml
+LOCK_FILE = "train.lock"
+MODEL_FILE = "model.keras"  # written at the end of training, with its eval preprocessing
+CORRUPT_SUFFIX = ".corrupt"
+
+# Keys a later command may set differently from the run's params.yaml: they do not change what
+# the checkpoints hold or how they were trained (docs/run_directory.md gives the reasons).
+SAFE_TO_CHANGE = (
+    *("train.epochs", "train.train_steps"),  # extend a run; the schedule follows the new length
+    *("train.steps_per_loop", "train.max_checkpoints"),
+    *("train.eval_every_epochs", "train.eval_every_steps"),
+    *("train.divergence_factor", "train.divergence_loops"),
+    "data.data_dir",  # the same data at another place
+    *("data.eval_split", "data.eval_batch_size", "data.eval_image_size", "data.num_eval_images"),
+    *("data.cache", "data.shuffle_buffer", "data.tfds_download"),
+    # checkpoints do not depend on the hardware or on compilation
+    *("runtime.strategy", "runtime.tpu", "runtime.tpu_zone", "runtime.gcp_project", "runtime.xla"),
+)
+
+
+# ---- The one door for writes ---------------------------------------------------------------
+def modify(path: str, action: Callable[[], object]):
+    """Runs `action`, which changes `path` inside a run directory. Every write of this module
+    passes here; tests replace it with one that raises PermissionError."""
+    return action()
+
+
+def write_atomically(path: str, write: Callable[[str], None]) -> None:
+    """`write(tmp)` writes a temporary file next to `path`, which is then renamed to `path`.
+    The temporary name keeps the file's suffix (Keras checks `.keras` / `.weights.h5`)."""
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
+
+    def action():
+        try:
+            write(tmp)
+            tf.io.gfile.rename(tmp, path, overwrite=True)
+        finally:
+            if tf.io.gfile.exists(tmp):
+                tf.io.gfile.remove(tmp)
+
+    modify(path, action)
+
+
+def _write_text(text: str) -> Callable[[str], None]:
+    def write(tmp: str) -> None:
+        with tf.io.gfile.GFile(tmp, "w") as f:
+            f.write(text)
+
+    return write
+
+
+# ---- One writer: the lock ------------------------------------------------------------------
+def _process_start(pid: int) -> int | None:
+    """When `pid` started (clock ticks after boot, /proc/<pid>/stat field 22), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@dataclasses.dataclass
+class Owner:
+    """Who holds a lock. `process_start` tells a reused pid from the owner."""
+
+    host: str
+    pid: int
+    process_start: int | None = None
+    since: str = ""
+
+    @classmethod
+    def this_process(cls) -> Owner:
+        pid = os.getpid()
+        return cls(socket.gethostname(), pid, _process_start(pid), time.strftime("%F %T %Z"))
+
+    def is_running(self) -> bool | None:
+        """Whether the owner still runs; None when it is on another host (unknowable here)."""
+        if self.host != socket.gethostname():
+            return None
+        start = _process_start(self.pid)
+        if start is not None:
+            return self.process_start in (None, start)
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's live process
+            return True
+        return True
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}" + (f" since {self.since}" if self.since else "")
+
+
+class RunLocked(RuntimeError):
+    """Another live process is training into the directory."""
+
+
+class WriterLock:
+    """`<dir>/train.lock`: JSON naming the host and pid of the one process training into the
+    directory, created whole or not at all. A lock whose owner is a dead process on this host is
+    stale and taken over with a warning; one from another host is respected."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.path = os.path.join(directory, LOCK_FILE)
+        self.owner = Owner.this_process()
+        self.text = json.dumps(dataclasses.asdict(self.owner))
+
+    def _create(self) -> bool:
+        tmp = f"{self.path}.tmp-{os.getpid()}"
+
+        def action() -> bool:
+            _write_text(self.text)(tmp)
+            try:
+                if "://" not in self.path:  # local: a hard link fails if the lock exists
+                    os.link(tmp, self.path)
+                else:
+                    tf.io.gfile.rename(tmp, self.path, overwrite=False)
+                return True
+            except (FileExistsError, tf.errors.AlreadyExistsError):
+                return False
+            finally:
+                if tf.io.gfile.exists(tmp):
+                    tf.io.gfile.remove(tmp)
+
+        return modify(self.path, action)
+
+    def holder(self) -> tuple[Owner | None, str | None]:
+        """The current holder and the lock's text; (None, None) when there is no lock."""
+        try:
+            with tf.io.gfile.GFile(self.path) as f:
+                text = f.read()
+        except tf.errors.NotFoundError:
+            return None, None
+        try:
+            return Owner(**json.loads(text)), text
+        except (ValueError, TypeError):
+            return Owner(host="an unknown host", pid=-1), text
+
+    def acquire(self) -> WriterLock:
+        for _ in range(5):
+            if self._create():
+                return self
+            holder, text = self.holder()
+            if holder is None:
+                continue  # released meanwhile
+            running = holder.is_running()
+            if running is False:
+                log.warning("%s: taking over a stale lock (%s is not running)", self.path, holder)
+                self._remove(text)
+                continue
+            hint = "" if running else f" (if that process is gone, delete {self.path})"
+            raise RunLocked(
+                f"{self.directory} is being trained by {holder}: one writer per run "
+                f"directory; wait for it to finish or use another --model_dir{hint}."
+            )
+        raise RunLocked(f"{self.path}: other processes keep taking and releasing the lock.")
+
+    def _remove(self, expected_text: str) -> None:
+        """Removes the lock if it still holds `expected_text` (not a newer owner's lock)."""
+
+        def action():
+            holder, text = self.holder()
+            if text == expected_text:
+                tf.io.gfile.remove(self.path)
+
+        modify(self.path, action)
+
+    def release(self) -> None:
+        self._remove(self.text)
+
+    def held_by_other_live_process(self) -> Owner | None:
+        holder, _ = self.holder()
+        if holder is None or (holder.host, holder.pid) == (self.owner.host, self.owner.pid):
+            return None
+        return None if holder.is_running() is False else holder
+
+
+# ---- The run's record: params.yaml ---------------------------------------------------------
+_MISSING = object()
+
+
+def _flat(mapping: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def changes(record, config) -> list[tuple[str, object, object]]:
+    """(key, value in record, value in config) for every key whose value differs."""
+    old, new = _flat(overrides.to_dict(record)), _flat(overrides.to_dict(config))
+    keys = sorted(old.keys() | new.keys())
+    return [
+        (k, old.get(k, _MISSING), new.get(k, _MISSING))
+        for k in keys
+        if old.get(k, _MISSING) != new.get(k, _MISSING)
+    ]
+
+
+def _show(value) -> str:
+    return "(unset)" if value is _MISSING else repr(value)
+
+
+class RunDirectory:
+    """A training run's directory: its record, its lock, the files training leaves."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.record_path = os.path.join(path, RECORD_FILE)
+        self.model_file = os.path.join(path, MODEL_FILE)
+
+    def record(self):
+        """The config the run was started with (its params.yaml), or None for a new run."""
+        if not tf.io.gfile.exists(self.record_path):
+            return None
+        try:
+            return overrides.load_config(self.record_path)
+        except ValueError as e:
+            raise ConfigError(f"{self.record_path} is not a readable run config: {e}") from None
+
+    def check_changes(self, config, record=None) -> None:
+        """Raises ConfigError (one line, both values) when `config` differs from the run's
+        record in a key outside SAFE_TO_CHANGE; logs the safe differences."""
+        record = record if record is not None else self.record()
+        if record is None:
+            return
+        unsafe = []
+        for key, old, new in changes(record, config):
+            if key in SAFE_TO_CHANGE:
+                log.info(
+                    "%s: %s in params.yaml, %s now (safe to change)", key, *map(_show, (old, new))
+                )
+            else:
+                unsafe.append((key, old, new))
+        if unsafe:
+            key, old, new = unsafe[0]
+            more = f" (and {len(unsafe) - 1} more: {', '.join(k for k, _, _ in unsafe[1:4])})"
+            raise ConfigError(
+                f"this command sets {key}={_show(new)} but the run in {self.path} was trained "
+                f"with {key}={_show(old)} (its params.yaml){more if len(unsafe) > 1 else ''}; "
+                "a run's config is fixed when it starts (only the keys docs/run_directory.md "
+                "lists as safe, e.g. train.epochs, may change): drop the setting or use a new "
+                "--model_dir."
+            )
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of writers that died (we hold the lock): ours (`.tmp-*`) and
+        TensorFlow's unfinished checkpoints (`<prefix>_temp/`); never a complete file."""
+        for name in tf.io.gfile.listdir(self.path):
+            path = os.path.join(self.path, name.rstrip("/"))
+            if name.startswith(".tmp-") or f"{LOCK_FILE}.tmp-" in name:
+                log.info("removing %s, left by a writer that stopped", path)
+                modify(path, lambda path=path: tf.io.gfile.remove(path))
+            elif re.fullmatch(r".*-\d+_temp/?", name) and tf.io.gfile.isdir(path):
+                log.info("removing %s, an unfinished checkpoint", path)
+                modify(path, lambda path=path: tf.io.gfile.rmtree(path))
+
+    @contextlib.contextmanager
+    def writing(self, config):
+        """Training: takes the writer lock, writes params.yaml when the run is new (else checks
+        `config` against it once more, now under the lock), releases the lock at the end."""
+        modify(self.path, lambda: tf.io.gfile.makedirs(self.path))
+        lock = WriterLock(self.path).acquire()
+        try:
+            self._remove_leftovers()
+            record = self.record()
+            if record is None:
+                write_atomically(self.record_path, _write_text(overrides.to_yaml(config)))
+            else:
+                self.check_changes(config, record)
+            yield self
+        finally:
+            lock.release()
+
+
+def reader_config(config):
+    """`config` for reading a run (eval, export): without train.init_weights and train.teacher,
+    which only a training run loads (the restored checkpoint replaces those weights anyway)."""
+    config = copy.deepcopy(config)
+    config.train.init_weights = config.train.teacher = ""
+    return config
+
+
+# ---- Checkpoints: walk back to the newest one that restores ------------------------------
+class CheckpointError(RuntimeError):
+    """No checkpoint restores, or an intact checkpoint holds another model."""
+
+
+class CorruptCheckpoint(CheckpointError):
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+_STEP = re.compile(r"-(\d+)$")
+
+
+def _first_line(error: Exception) -> str:
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text.strip().splitlines()[0])
+    return text[:240]
+
+
+def checkpoint_paths(directory: str) -> list[str]:
+    """The prefixes (`<dir>/ckpt-<step>`) of the checkpoints in `directory` that have an
+    .index file, newest (highest step) first."""
+    indexes = tf.io.gfile.glob(os.path.join(directory, "*.index"))
+    prefixes = [p[: -len(".index")] for p in indexes if _STEP.search(p[: -len(".index")])]
+    return sorted(prefixes, key=lambda p: int(_STEP.search(p)[1]), reverse=True)
+
+
+def integrity_problem(path: str) -> str | None:
+    """Why the checkpoint `path` cannot be read completely (every tensor, checksums verified),
+    or None when it can."""
+    try:
+        reader = tf.train.load_checkpoint(path)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as e:  # noqa: BLE001 - any failure to read is the answer
+        return _first_line(e)
+    return None
+
+
+def restore(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False) -> None:
+    """Restores `path` into `checkpoint`: every object `checkpoint` tracks must find its values
+    (`partial`: the checkpoint may hold more, e.g. an optimizer the reader does not need).
+    Raises CorruptCheckpoint when its files are damaged, CheckpointError when it is intact but
+    does not fit (another model or config)."""
+    # Created now, not during the restore: a restore that fails would leave the counter's value
+    # queued for the moment it is created, i.e. during the next (fallback) restore.
+    checkpoint.save_counter  # noqa: B018
+    try:
+        status = checkpoint.restore(path).assert_existing_objects_matched()
+        if partial:
+            status.expect_partial()
+        return
+    except Exception as e:  # noqa: BLE001 - classified below by reading the files
+        error = e
+    problem = integrity_problem(path)
+    if problem:
+        raise CorruptCheckpoint(path, problem)
+    raise CheckpointError(
+        f"{path} does not fit this model ({_first_line(error)}): the config differs from the "
+        "one the checkpoint was trained with."
+    ) from None
+
+
+def move_aside(path: str) -> bool:
+    """Renames the files of checkpoint `path` to `<name>.corrupt` (never deletes them), unless
+    another live process trains into the directory or the directory cannot be written. Also
+    drops the checkpoint from TensorFlow's `checkpoint` state file. True when moved."""
+    directory = os.path.dirname(path)
+    holder = WriterLock(directory).held_by_other_live_process()
+    if holder is not None:
+        log.warning("left %s in place: %s trains into %s", path, holder, directory)
+        return False
+    files = tf.io.gfile.glob(path + ".index") + tf.io.gfile.glob(path + ".data-?????-of-?????")
+    try:
+        for name in files:
+            target, n = name + CORRUPT_SUFFIX, 1
+            while tf.io.gfile.exists(target):
+                target, n = f"{name}{CORRUPT_SUFFIX}-{n}", n + 1
+            modify(name, lambda name=name, target=target: tf.io.gfile.rename(name, target))
+        _drop_from_state(directory, path)
+    except (OSError, tf.errors.OpError) as e:
+        log.warning("left %s in place (cannot write here: %s)", path, _first_line(e))
+        return False
+    log.warning("moved the files of %s aside as *%s", path, CORRUPT_SUFFIX)
+    return True
+
+
+def _drop_from_state(directory: str, path: str) -> None:
+    try:
+        state = tf.train.get_checkpoint_state(directory)
+    except Exception:  # noqa: BLE001 - a garbled state file: the walk-back globs anyway
+        state = None
+    if state is None:
+        return
+    listed = list(state.all_model_checkpoint_paths)
+    stamps = list(state.all_model_checkpoint_timestamps) or [None] * len(listed)
+    name = os.path.basename(path)
+    keep = [(p, t) for p, t in zip(listed, stamps, strict=True) if os.path.basename(p) != name]
+    if len(keep) == len(listed) or not keep:
+        return
+    names = [os.path.basename(p) for p, _ in keep]
+    timestamps = [t for _, t in keep] if keep[0][1] is not None else None
+    modify(
+        os.path.join(directory, "checkpoint"),
+        lambda: tf.compat.v1.train.update_checkpoint_state(
+            directory,
+            names[-1],
+            all_model_checkpoint_paths=names,
+            all_model_checkpoint_timestamps=timestamps,
+            last_preserved_timestamp=state.last_preserved_timestamp,
+        ),
+    )
+
+
+def restore_latest(
+    checkpoint: tf.train.Checkpoint, directory: str, *, partial: bool = False
+) -> str | None:
+    """Restores the newest checkpoint of `directory` that restores completely; returns its path,
+    or None when the directory has no checkpoint.
+
+    A damaged checkpoint (truncated data, garbled index, checksum mismatch, missing data file)
+    gets one warning naming it and the reason, is moved aside (`move_aside`), and the next older
+    one is tried. Raises CheckpointError (one line) when none restores, and at once when an
+    intact one does not fit `checkpoint`. Training, evaluation, export and fine-tuning from a
+    run restore through here; a continuous evaluator can call `restore` on each new checkpoint
+    and skip a CorruptCheckpoint the same way.
+    """
+    paths = checkpoint_paths(directory)
+    bad = []
+    for path in paths:
+        try:
+            restore(checkpoint, path, partial)
+        except CorruptCheckpoint as e:
+            log.warning("checkpoint %s does not restore (%s); trying an older one", path, e.reason)
+            move_aside(path)
+            bad.append(e)
+            continue
+        if bad:
+            log.warning("restored %s, the newest checkpoint that restores completely", path)
+        return path
+    if bad:
+        first = bad[0]
+        raise CheckpointError(
+            f"none of the {len(bad)} checkpoints in {directory} restores (newest: "
+            f"{os.path.basename(first.path)}: {first.reason}); start the run again in a new "
+            "--model_dir."
+        )
+    return None

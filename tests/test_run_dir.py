@@ -1,0 +1,211 @@
+"""official/run_dir.py: the lock, the params record, the checkpoint walk-back, the write door."""
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official import run_dir
+from official.configs import overrides, recipes
+from official.configs.overrides import ConfigError
+from tests.checkpoint_damage import CORRUPTIONS, truncate_data, zero_inside_data
+
+
+def _model(seed):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(4000), keras.layers.Dense(3)])
+
+
+def _kernel(model):
+    return np.asarray(model.layers[0].kernel)
+
+
+@pytest.fixture
+def three_checkpoints(tmp_path):
+    """ckpt-1..3 of a small model, each with different (known) weights."""
+    model = _model(0)
+    checkpoint = tf.train.Checkpoint(model=model)
+    manager = tf.train.CheckpointManager(checkpoint, str(tmp_path), max_to_keep=5)
+    kernels = {}
+    for step in (1, 2, 3):
+        model.layers[0].kernel.assign(np.full((8, 4000), float(step), np.float32))
+        kernels[step] = _kernel(model)
+        manager.save(checkpoint_number=step)
+    return str(tmp_path), kernels
+
+
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_walk_back_skips_a_corrupt_checkpoint_names_it_and_moves_it_aside(
+    corruption, three_checkpoints, caplog
+):
+    directory, kernels = three_checkpoints
+    CORRUPTIONS[corruption](f"{directory}/ckpt-3")
+    model = _model(1)
+    with caplog.at_level(logging.WARNING, logger="official.train"):
+        path = run_dir.restore_latest(tf.train.Checkpoint(model=model), directory)
+    assert path == f"{directory}/ckpt-2"
+    np.testing.assert_array_equal(_kernel(model), kernels[2])
+    skipped = [r.getMessage() for r in caplog.records if "does not restore" in r.getMessage()]
+    assert len(skipped) == 1 and f"{directory}/ckpt-3 " in skipped[0], skipped
+    reason = {
+        "truncated": "Read less bytes than requested",
+        "garbled_index": "bad magic number",
+        "zeroed": "Checksum does not match",
+    }[corruption]
+    assert reason in skipped[0]
+    names = sorted(os.listdir(directory))
+    assert "ckpt-3.index.corrupt" in names and "ckpt-3.data-00000-of-00001.corrupt" in names
+    assert "ckpt-3.index" not in names  # moved, not copied; nothing deleted
+    assert tf.train.latest_checkpoint(directory).endswith("ckpt-2")  # state file follows
+
+
+def test_no_restorable_checkpoint_is_one_clear_error(three_checkpoints):
+    directory, _ = three_checkpoints
+    for step in (1, 2, 3):
+        truncate_data(f"{directory}/ckpt-{step}")
+    with pytest.raises(run_dir.CheckpointError, match=r"none of the 3 checkpoints in .* restores"):
+        run_dir.restore_latest(tf.train.Checkpoint(model=_model(1)), directory)
+    assert sum(n.endswith(".corrupt") for n in os.listdir(directory)) == 6
+
+
+def test_another_model_is_a_mismatch_and_nothing_is_moved(three_checkpoints):
+    directory, _ = three_checkpoints
+    keras.utils.set_random_seed(0)
+    other = keras.Sequential([keras.Input((8,)), keras.layers.Dense(10), keras.layers.Dense(3)])
+    with pytest.raises(run_dir.CheckpointError, match=r"ckpt-3 does not fit this model"):
+        run_dir.restore_latest(tf.train.Checkpoint(model=other), directory)
+    assert not any(n.endswith(".corrupt") for n in os.listdir(directory))
+
+
+def test_read_only_directory_falls_back_without_writing(three_checkpoints, monkeypatch, caplog):
+    directory, kernels = three_checkpoints
+    zero_inside_data(f"{directory}/ckpt-3")
+    before = sorted(os.listdir(directory))
+
+    def forbidden(path, action):
+        raise PermissionError(f"read-only file system: {path}")
+
+    monkeypatch.setattr(run_dir, "modify", forbidden)
+    model = _model(1)
+    with caplog.at_level(logging.WARNING, logger="official.train"):
+        assert run_dir.restore_latest(tf.train.Checkpoint(model=model), directory).endswith("-2")
+    np.testing.assert_array_equal(_kernel(model), kernels[2])
+    assert sorted(os.listdir(directory)) == before
+    assert any("left" in r.getMessage() and "in place" in r.getMessage() for r in caplog.records)
+
+
+# ---- the lock ---------------------------------------------------------------------------------
+def test_second_writer_is_refused_and_the_lock_names_host_and_pid(tmp_path):
+    first = run_dir.WriterLock(str(tmp_path)).acquire()
+    content = json.loads((tmp_path / run_dir.LOCK_FILE).read_text())
+    assert content["host"] == socket.gethostname() and content["pid"] == os.getpid()
+    with pytest.raises(run_dir.RunLocked, match=rf"being trained by pid {os.getpid()} on "):
+        run_dir.WriterLock(str(tmp_path)).acquire()
+    first.release()
+    assert not (tmp_path / run_dir.LOCK_FILE).exists()
+    run_dir.WriterLock(str(tmp_path)).acquire().release()
+
+
+def _lock_of(pid, host=None, process_start=None):
+    owner = run_dir.Owner(host or socket.gethostname(), pid, process_start, "earlier")
+    return json.dumps(owner.__dict__)
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, caplog):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / run_dir.LOCK_FILE).write_text(_lock_of(dead.pid))
+    with caplog.at_level(logging.WARNING, logger="official.train"):
+        lock = run_dir.WriterLock(str(tmp_path)).acquire()
+    assert f"pid {dead.pid}" in caplog.text and "is not running" in caplog.text
+    assert json.loads((tmp_path / run_dir.LOCK_FILE).read_text())["pid"] == os.getpid()
+    lock.release()
+
+
+def test_reused_pid_is_told_apart_by_its_start_time(tmp_path):
+    # This process's pid, but a start time that is not ours: the owner died, the pid was reused.
+    start = run_dir.Owner.this_process().process_start
+    if start is None:
+        pytest.skip("no /proc on this system: pids cannot be told apart from reused ones")
+    (tmp_path / run_dir.LOCK_FILE).write_text(_lock_of(os.getpid(), process_start=start - 1))
+    run_dir.WriterLock(str(tmp_path)).acquire().release()
+
+
+def test_live_owner_and_other_hosts_are_respected(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        start = run_dir.Owner(socket.gethostname(), sleeper.pid).is_running()
+        assert start is True
+        (tmp_path / run_dir.LOCK_FILE).write_text(_lock_of(sleeper.pid))
+        with pytest.raises(run_dir.RunLocked, match=rf"pid {sleeper.pid} on "):
+            run_dir.WriterLock(str(tmp_path)).acquire()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    (tmp_path / run_dir.LOCK_FILE).write_text(_lock_of(123, host="other-host"))
+    with pytest.raises(run_dir.RunLocked, match=r"pid 123 on other-host.*delete .*train.lock"):
+        run_dir.WriterLock(str(tmp_path)).acquire()
+
+
+# ---- the record -------------------------------------------------------------------------------
+def _sample():
+    config = recipes.get("sample")
+    config.data.data_dir = "/data/digits"
+    return config
+
+
+def test_record_is_written_once_and_later_commands_are_checked(tmp_path):
+    run = run_dir.RunDirectory(str(tmp_path / "run"))
+    config = _sample()
+    with run.writing(config):
+        pass
+    record = (tmp_path / "run" / "params.yaml").read_bytes()
+    assert run.record() == config
+    assert not (tmp_path / "run" / run_dir.LOCK_FILE).exists()
+
+    changed = _sample()
+    overrides.apply_overrides(changed, {"data.num_classes": 3, "optimizer.momentum": 0.5})
+    message = (
+        r"^this command sets data.num_classes=3 but the run in .* was trained with "
+        r"data.num_classes=10 \(its params.yaml\) \(and 1 more: optimizer.momentum\); "
+    )
+    with pytest.raises(ConfigError, match=message):
+        run.check_changes(changed)
+    with pytest.raises(ConfigError):
+        with run.writing(changed):
+            pass
+    assert (tmp_path / "run" / "params.yaml").read_bytes() == record
+
+    extended = _sample()
+    overrides.apply_overrides(
+        extended,
+        {"train.epochs": 24, "data.data_dir": "/elsewhere", "runtime.strategy": "mirrored"},
+    )
+    with run.writing(extended):  # safe to change: accepted, and the record stays as it was
+        pass
+    assert (tmp_path / "run" / "params.yaml").read_bytes() == record
+
+
+def test_every_safe_key_exists_in_the_config():
+    flat = run_dir._flat(overrides.to_dict(_sample()))
+    assert [k for k in run_dir.SAFE_TO_CHANGE if k not in flat] == []
+
+
+def test_write_atomically_leaves_the_old_file_when_the_writer_fails(tmp_path):
+    path = str(tmp_path / "model.weights.h5")
+    run_dir.write_atomically(path, lambda tmp: open(tmp, "w").write("first"))
+
+    def failing(tmp):
+        open(tmp, "w").write("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        run_dir.write_atomically(path, failing)
+    assert open(path).read() == "first" and os.listdir(tmp_path) == ["model.weights.h5"]

@@ -1,0 +1,119 @@
+"""Every script README.md or benchmarks/RESULTS.md tells a user to run works after the README's
+main install (requirements.txt), or says in one line which extra it needs."""
+
+import ast
+import importlib.metadata
+import os
+import re
+import runpy
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = re.compile(r"python3? (?:-m )?((?:official|benchmarks)[\w./]*\w)")
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def runtime_import_names() -> set[str]:
+    """Top-level import names of the distributions requirements.txt installs (as installed)."""
+    with open(os.path.join(ROOT, "requirements.txt")) as f:
+        required = {
+            _normalize(line.split("==")[0].strip())
+            for line in f
+            if line.strip() and not line.startswith("#")
+        }
+    return {
+        name
+        for name, dists in importlib.metadata.packages_distributions().items()
+        if any(_normalize(d) in required for d in dists)
+    }
+
+
+def named_scripts() -> set[str]:
+    """Files of the scripts the two documents run (`python x.py`, `python -m pkg.mod`)."""
+    files = set()
+    for doc in ("README.md", "benchmarks/RESULTS.md"):
+        with open(os.path.join(ROOT, doc)) as f:
+            for name in SCRIPT.findall(f.read()):
+                path = name if name.endswith(".py") else name.replace(".", "/")
+                for candidate in (path, f"{path}.py", f"{path}/__main__.py"):
+                    if os.path.isfile(os.path.join(ROOT, candidate)):
+                        files.add(candidate)
+    return files
+
+
+def module_file(module: str) -> str | None:
+    path = module.replace(".", "/")
+    for candidate in (f"{path}.py", f"{path}/__init__.py"):
+        if os.path.isfile(os.path.join(ROOT, candidate)):
+            return candidate
+    return None
+
+
+def top_level_imports(path: str) -> set[str]:
+    """Modules imported where the file's code runs at import or as a script: module level,
+    including `if`/`try` blocks (e.g. `if __name__ == "__main__":`), not inside functions."""
+    with open(os.path.join(ROOT, path)) as f:
+        tree = ast.parse(f.read())
+    found, pending = set(), list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.If | ast.Try | ast.With):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                pending.extend(getattr(node, field, []))
+        elif isinstance(node, ast.ExceptHandler):
+            pending.extend(node.body)
+    return found
+
+
+def test_named_scripts_import_only_what_the_main_install_provides():
+    allowed = runtime_import_names() | set(sys.stdlib_module_names)
+    assert {"tensorflow", "keras", "yaml", "PIL", "absl"} <= allowed
+    assert "skimage" not in allowed and "pytest" not in allowed  # requirements-test.txt
+    scripts = named_scripts()
+    assert {"official/train.py", "benchmarks/input_pipeline.py", "official/benchmark.py"} <= scripts
+    problems, seen, pending = [], set(), [(s, s) for s in sorted(scripts)]
+    while pending:
+        path, script = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for module in top_level_imports(path):
+            root = module.split(".")[0]
+            if root in ("official", "benchmarks"):
+                parts = module.split(".")
+                for i in range(1, len(parts) + 1):  # the package __init__s run too
+                    local = module_file(".".join(parts[:i]))
+                    if local:
+                        pending.append((local, script))
+            elif root not in allowed:
+                problems.append(f"{script} imports {module} (through {path})")
+    assert not problems, problems
+
+
+@pytest.mark.parametrize(
+    "script", ["benchmarks/input_pipeline.py", "benchmarks/serving_latency.py"]
+)
+def test_scikit_image_benchmarks_help_and_one_line_without_it(script, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "skimage", None)  # `import skimage` raises ImportError
+    path = os.path.join(ROOT, script)
+    monkeypatch.setattr(sys, "argv", [path, "--help"])
+    with pytest.raises(SystemExit) as status:
+        runpy.run_path(path, run_name="__main__")
+    assert status.value.code == 0 and capsys.readouterr().out.startswith("usage:")
+    monkeypatch.setattr(sys, "argv", [path])
+    with pytest.raises(SystemExit) as status:
+        runpy.run_path(path, run_name="__main__")
+    message = status.value.code
+    assert isinstance(message, str) and "\n" not in message
+    assert message.startswith(f"error: {script} times real photos shipped with scikit-image")
+    assert message.endswith("pip install -r requirements-test.txt")
