@@ -40,6 +40,7 @@ class Teacher:
     model: keras.Model
     image_size: int
     crop_padding: int
+    method: str = "tf2"  # data.preprocessing (official/data/preprocess.py)
 
     def __post_init__(self):
         model = self.model
@@ -55,13 +56,15 @@ def load_teacher(source: str, image_size: int = 0) -> Teacher:
     if not source.endswith(".keras"):
         model, config = finetune.load_run(source)
         size = image_size or config.data.resolved_eval_image_size
-        return Teacher(model, size, config.data.eval_crop_padding)
+        return Teacher(model, size, config.data.eval_crop_padding, config.data.preprocessing)
     model = finetune.load_source(source)
     stored, _ = keras_file.read_entries(source)  # the preprocessing the teacher was trained for
     size = image_size or (stored.image_size if stored else model.input_shape[1])
     if not size:
         raise ValueError(f"--teacher={source} takes any input size: give --image_size.")
-    return Teacher(model, size, stored.crop_padding if stored else preprocess.CROP_PADDING)
+    if stored is None:
+        return Teacher(model, size, preprocess.CROP_PADDING)
+    return Teacher(model, size, stored.crop_padding, stored.method)
 
 
 # ---- Unlabeled inputs: chunks of (JPEG bytes, filename) -----------------------------------------
@@ -121,7 +124,7 @@ def label_chunk(teacher: Teacher, chunk, min_confidence: float, label_offset: in
 
     def prepare(image_bytes, filename):
         image = preprocess.preprocess_for_eval(
-            image_bytes, teacher.image_size, tf.float32, teacher.crop_padding
+            image_bytes, teacher.image_size, tf.float32, teacher.crop_padding, teacher.method
         )
         shape = tf.image.extract_jpeg_shape(image_bytes)
         return image, image_bytes, filename, shape[0], shape[1]

@@ -27,15 +27,17 @@ from tests.checkpoint_damage import CORRUPTIONS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "official", "train.py")
 # The run a user made with --params_override (12 classes, not the recipe's 10): 45 steps in
-# loops of 9, so ckpt-27, ckpt-36 and ckpt-45 are kept. No EMA, so that 45 steps leave a model
-# whose predictions depend on the crop.
+# loops of 9, so ckpt-18, ckpt-27, ckpt-36 and ckpt-45 are kept. No EMA, so that 45 steps leave
+# a model whose predictions depend on the crop.
 RUN = {
     "train.epochs": 1.0,
     "train.steps_per_loop": 9,
+    "train.max_checkpoints": 4,
     "data.train_batch_size": 32,
     "data.num_classes": 12,
     "optimizer.ema_decay": 0.0,
     "data.seed": 0,
+    "runtime.precision": "float32",  # auto is bfloat16 on CPUs with AVX512_BF16: slower here
 }
 
 
@@ -125,6 +127,7 @@ def test_the_run_records_its_config_and_reports_skipped_records_every_loop(sampl
     assert len(loops) == 5 and all(line.endswith("skipped records 0") for line in loops)
     names = sorted(os.listdir(directory))
     assert [n for n in names if n.endswith(".index")] == [
+        "ckpt-18.index",
         "ckpt-27.index",
         "ckpt-36.index",
         "ckpt-45.index",
@@ -162,38 +165,46 @@ def test_export_without_config_uses_the_run_and_conflicts_change_nothing(
     assert not os.path.exists(os.path.join(directory, "export", "2"))
 
 
-# ---- 2 + 3. corrupt latest checkpoint: eval falls back on a read-only run, training resumes --
-@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
-def test_a_corrupt_latest_checkpoint_falls_back_read_only_and_when_training(
-    corruption, sample_run, tmp_path, monkeypatch, caplog, capsys
+# ---- 2 + 3. corrupt checkpoints: eval falls back on a read-only run, training resumes ------
+# The three damages the issue found, one per checkpoint from the newest down: the walk-back
+# passes each (one warning naming it and why) and restores ckpt-18.
+DAMAGED = {"ckpt-45": "zeroed", "ckpt-36": "truncated", "ckpt-27": "garbled_index"}
+
+
+def test_corrupt_checkpoints_fall_back_read_only_and_when_training(
+    sample_run, tmp_path, monkeypatch, caplog, capsys
 ):
     directory = copy_of(sample_run, tmp_path)
-    CORRUPTIONS[corruption](os.path.join(directory, "ckpt-45"))
+    for name, corruption in DAMAGED.items():
+        CORRUPTIONS[corruption](os.path.join(directory, name))
     before = snapshot(directory)
 
     forbid_writes(monkeypatch)
     with caplog.at_level(logging.INFO, logger="official"):
         assert cli(command(directory, "eval")) == 0
-        if corruption == "zeroed":  # export to a writable place, from the read-only run
-            out = tmp_path / "exports"
-            assert cli(command(directory, "export", export_dir=str(out))) == 0
-            assert os.path.exists(out / "1" / "saved_model.pb")
+        out = tmp_path / "exports"  # export to a writable place, from the read-only run
+        assert cli(command(directory, "export", export_dir=str(out))) == 0
+        assert os.path.exists(out / "1" / "saved_model.pb")
     assert "validation top-1 " in capsys.readouterr().out
     assert snapshot(directory) == before  # not a byte written into the run
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any(m.startswith(f"checkpoint {directory}/ckpt-45 does not restore (") for m in warnings)
-    assert any(m.startswith(f"left {directory}/ckpt-45 in place") for m in warnings)
-    assert f"restored {directory}/ckpt-36 at step 36" in caplog.text
+    for name in DAMAGED:
+        prefix = f"{directory}/{name}"
+        assert any(m.startswith(f"checkpoint {prefix} does not restore (") for m in warnings)
+        assert any(m.startswith(f"left {prefix} in place") for m in warnings)
+    assert caplog.text.count(f"restored {directory}/ckpt-18 at step 18") == 2
 
     monkeypatch.undo()
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="official"):  # the same command as the run's
         assert cli(command(directory, "train")) == 0
-    assert f"restored {directory}/ckpt-36 at step 36" in caplog.text
-    names = os.listdir(directory)
-    assert {"ckpt-45.index.corrupt", "ckpt-45.data-00000-of-00001.corrupt"} <= set(names)
+    assert f"restored {directory}/ckpt-18 at step 18" in caplog.text
+    names = set(os.listdir(directory))
+    for name in DAMAGED:
+        assert {f"{name}.index.corrupt", f"{name}.data-00000-of-00001.corrupt"} <= names
     assert tf.train.latest_checkpoint(directory) == f"{directory}/ckpt-45"  # trained again
-    assert run_dir.integrity_problem(f"{directory}/ckpt-45") is None
+    for step in (27, 36, 45):
+        assert run_dir.integrity_problem(f"{directory}/ckpt-{step}") is None
     assert open(os.path.join(directory, "params.yaml"), "rb").read() == (
         open(os.path.join(sample_run[0], "params.yaml"), "rb").read()
     )
@@ -433,3 +444,17 @@ def test_exporting_a_keras_file_uses_its_stored_preprocessing(sample_run, tmp_pa
     served = tf.saved_model.load(path).signatures["serving_default"]
     jpeg = tf.io.encode_jpeg(tf.zeros([40, 32, 3], tf.uint8))
     assert served(image_bytes=tf.stack([jpeg]))["probabilities"].shape == (1, 12)
+
+
+def test_a_keras_teacher_labels_with_its_stored_preprocessing(tmp_path):
+    """official.pseudo_label feeds a `.keras` teacher what it stores (size, crop, setting)."""
+    import keras
+
+    from official import pseudo_label
+
+    inputs = keras.Input((None, None, 3))
+    outputs = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(inputs))
+    path = str(tmp_path / "teacher.keras")
+    keras_file.save(keras.Model(inputs, outputs), path, EvalPreprocessing(40, 0, "official_tpu"))
+    teacher = pseudo_label.load_teacher(path)
+    assert (teacher.image_size, teacher.crop_padding, teacher.method) == (40, 0, "official_tpu")

@@ -36,9 +36,13 @@ class Range:
 
     def __str__(self) -> str:
         if self.high is None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
+            return f"{'>' if self.low_open else '>='} {_number(self.low)}"
         left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
-        return f"in {left}{self.low:g}, {self.high:g}{right}"
+        return f"in {left}{_number(self.low)}, {_number(self.high)}{right}"
+
+
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 POSITIVE = Range(0, low_open=True)
@@ -46,6 +50,7 @@ AT_LEAST_ONE = Range(1)
 NON_NEGATIVE = Range(0)
 PROBABILITY = Range(0, 1)
 FRACTION_BELOW_ONE = Range(0, 1, high_open=True)  # momenta, decays: 1 would freeze the value
+SEED = Range(0, 2**32 - 1)  # NumPy's seeds (keras.utils.set_random_seed)
 
 RANGES: dict[str, Range] = {
     # data
@@ -63,6 +68,7 @@ RANGES: dict[str, Range] = {
     "data.mixup_alpha": NON_NEGATIVE,
     "data.cutmix_alpha": NON_NEGATIVE,
     "data.shuffle_buffer": AT_LEAST_ONE,
+    "data.seed": SEED,  # or null: unseeded augmentation
     # optimizer
     "optimizer.base_learning_rate": POSITIVE,
     "optimizer.momentum": FRACTION_BELOW_ONE,
@@ -87,6 +93,15 @@ RANGES: dict[str, Range] = {
     "train.distillation_temperature": POSITIVE,
     "train.divergence_factor": NON_NEGATIVE,  # 0: no guard
     "train.divergence_loops": AT_LEAST_ONE,
+    "runtime.seed": SEED,
+    # clips (data.kind: video; config.py also checks num_test_crops and the aspect-ratio order)
+    "video.num_frames": AT_LEAST_ONE,
+    "video.temporal_stride": AT_LEAST_ONE,
+    "video.min_image_size": AT_LEAST_ONE,
+    "video.aspect_ratio_min": POSITIVE,
+    "video.aspect_ratio_max": POSITIVE,
+    "video.num_test_clips": AT_LEAST_ONE,
+    "video.num_test_crops": AT_LEAST_ONE,
     # the model builders' common keyword arguments, where a config sets them
     "model.kwargs.dropout_rate": FRACTION_BELOW_ONE,
     "model.kwargs.stochastic_depth_rate": FRACTION_BELOW_ONE,

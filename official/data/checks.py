@@ -13,9 +13,16 @@ from __future__ import annotations
 import tensorflow as tf
 
 from official.configs.config import DataConfig
-from official.data import pipeline, preprocess
+from official.data import pipeline, preprocess, video_record
 
 REQUIRED_FEATURES = ("image/encoded", "image/class/label")
+SCHEMA_HELP = {
+    "image": "the ImageNet schema, image/encoded (JPEG bytes) and image/class/label "
+    "(official/data/tfrecord.py; official.data.build_tfrecords writes it)",
+    "video": f"clip SequenceExamples, {video_record.FRAMES_KEY} frames and "
+    f"{video_record.LABEL_KEY} in the context (official/data/video_record.py; "
+    "official.data.build_video_tfrecords writes them)",
+}
 MAX_RECORDS = 256
 
 
@@ -49,6 +56,32 @@ def _decodes(image_bytes: bytes) -> str | None:
     return None
 
 
+def read_record(raw: bytes, kind: str, path: str):
+    """(feature names found, names missing, stored labels, first encoded image or None) of one
+    serialized record: a tf.train.Example (images) or tf.train.SequenceExample (clips)."""
+    proto = tf.train.SequenceExample if kind == "video" else tf.train.Example
+    try:
+        record = proto.FromString(raw)
+    except Exception:  # noqa: BLE001 - protobuf's DecodeError and friends
+        raise DataError(f"{path}: its records are not {proto.__name__} protos.") from None
+    if kind == "video":
+        context, lists = record.context.feature, record.feature_lists.feature_list
+        found = {f"context {k}" for k in context} | {f"feature list {k}" for k in lists}
+        missing = [f"feature list {video_record.FRAMES_KEY}"] * (
+            video_record.FRAMES_KEY not in lists
+        )
+        missing += [f"context {video_record.LABEL_KEY}"] * (video_record.LABEL_KEY not in context)
+        labels = context[video_record.LABEL_KEY].int64_list.value if not missing else []
+        frames = lists[video_record.FRAMES_KEY].feature if not missing else []
+        image = frames[0].bytes_list.value[0] if frames and frames[0].bytes_list.value else None
+        return found, missing, labels, image
+    features = record.features.feature
+    missing = [name for name in REQUIRED_FEATURES if name not in features]
+    labels = features["image/class/label"].int64_list.value if not missing else []
+    encoded = features["image/encoded"].bytes_list.value if not missing else []
+    return set(features), missing, labels, encoded[0] if encoded else None
+
+
 def check_split(config: DataConfig, split: str, count: int, extra_dirs: tuple = ()) -> int:
     """Checks the first `count` records of `split` (data_dir, then `extra_dirs`); returns how
     many were checked. Raises DataError on a missing feature, an out-of-range label, or when
@@ -58,20 +91,13 @@ def check_split(config: DataConfig, split: str, count: int, extra_dirs: tuple = 
         files += pipeline.list_shards(directory, split)
     checked, failures = 0, []
     for path, raw in first_records(files, count):
-        try:
-            features = tf.train.Example.FromString(raw).features.feature
-        except Exception:  # noqa: BLE001 - protobuf's DecodeError and friends
-            raise DataError(f"{path}: its records are not tf.train.Example protos.") from None
-        missing = [name for name in REQUIRED_FEATURES if name not in features]
+        found, missing, stored, image = read_record(raw, config.kind, path)
         if missing:
-            found = ", ".join(sorted(features)) or "no features"
             raise DataError(
-                f"{path}: its records have no {' and no '.join(missing)} (they have {found}); "
-                "the pipeline reads the ImageNet schema, image/encoded (JPEG bytes) and "
-                "image/class/label (official/data/tfrecord.py; official.data.build_tfrecords "
-                "writes it)."
+                f"{path}: its records have no {' and no '.join(missing)} (they have "
+                f"{', '.join(sorted(found)) or 'no features'}); the pipeline reads "
+                f"{SCHEMA_HELP[config.kind]}."
             )
-        stored = features["image/class/label"].int64_list.value
         label = (stored[0] if stored else 0) - config.label_offset
         if not stored or not 0 <= label < config.num_classes:
             raise DataError(
@@ -80,8 +106,7 @@ def check_split(config: DataConfig, split: str, count: int, extra_dirs: tuple = 
                 f"{config.num_classes}): set data.num_classes / data.label_offset to the data's "
                 "labels."
             )
-        encoded = features["image/encoded"].bytes_list.value
-        error = _decodes(encoded[0]) if encoded else "no bytes"
+        error = _decodes(image) if image is not None else "no bytes"
         if error:
             failures.append((path, error))
         checked += 1

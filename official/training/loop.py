@@ -406,16 +406,24 @@ def train(trainer: Trainer, evaluate: bool) -> dict:
                 log.warning("SIGTERM before any step since step %d: nothing new to save.", step)
                 reporter.flush()
                 raise
+            saved = False
             if metrics.steps:  # none when SIGTERM came before the loop's first step
                 last = trainer.manager.latest_checkpoint
-                healthy = guard.check(metrics.loss, metrics.step, last)
+                saved = guard.check(metrics.loss, metrics.step, last)  # False: above threshold
                 reporter.train(metrics, skipped.count)
-                if healthy:
+                if saved:
                     trainer.save()
             if watcher.requested:
-                if metrics.steps:
+                if saved:
                     log.warning(
                         "SIGTERM: checkpoint saved at step %d; rerun to resume.", trainer.step
+                    )
+                elif metrics.steps:
+                    log.warning(
+                        "SIGTERM: step %d not saved (its loss is above the divergence "
+                        "threshold); rerun to resume from %s.",
+                        trainer.step,
+                        trainer.manager.latest_checkpoint,
                     )
                 else:
                     log.warning("SIGTERM before any step since step %d: nothing new to save.", step)

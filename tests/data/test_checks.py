@@ -78,3 +78,27 @@ def test_only_the_first_batch_is_read_in_file_order(tmp_path):
     assert checks.check_split(_config(tmp_path), "train", 3) == 3
     with pytest.raises(checks.DataError, match="train-00001-of-00002: a record has label 20"):
         checks.check_split(_config(tmp_path), "train", 4)
+
+
+def test_clip_records_are_checked_as_sequence_examples(tmp_path):
+    """data.kind video: the frames and the label live in a SequenceExample (docs/video.md)."""
+    from official.data import video_record
+
+    def config(**kwargs):
+        return _config(tmp_path, kind="video", augmentation="none", label_offset=0, **kwargs)
+
+    clips = [video_record.encode_sequence_example([_jpeg(i)] * 3, i % 8) for i in range(4)]
+    tfrecord.write_shard(str(tmp_path / "train-00000-of-00001"), clips)
+    assert checks.check_split(config(num_classes=8), "train", 64) == 4
+    with pytest.raises(checks.DataError, match=r"a record has label 3 .*data.num_classes=3\)"):
+        checks.check_split(config(num_classes=3), "train", 64)
+    # image Examples where clips are expected: their features read as a context, no frames
+    images = [_example({"image/encoded": _jpeg(), "image/class/label": 1})]
+    tfrecord.write_shard(str(tmp_path / "train-00000-of-00001"), images)
+    with pytest.raises(checks.DataError) as error:
+        checks.check_split(config(num_classes=8), "train", 64)
+    assert str(error.value).startswith(
+        f"{tmp_path}/train-00000-of-00001: its records have no feature list image/encoded and "
+        "no context clip/label/index (they have context image/class/label, context "
+        "image/encoded); the pipeline reads clip SequenceExamples"
+    )

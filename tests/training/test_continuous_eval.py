@@ -214,3 +214,26 @@ def test_a_checkpoint_of_another_model_is_an_error_not_a_skip(two_checkpoints, s
     trainer = continuous_eval.eval_trainer(other, tf.distribute.get_strategy(), model_dir, False)
     with pytest.raises(ValueError, match=rf"checkpoint {first} does not hold this run's model"):
         continuous_eval.restore_weights(trainer, first)
+
+
+def test_a_damaged_checkpoint_is_skipped_and_left_in_place(two_checkpoints, caplog):
+    """The watcher only reads another job's directory: a damaged checkpoint is skipped with a
+    warning naming it, never renamed (training, which owns the directory, moves it aside)."""
+    from tests.checkpoint_damage import garble_index
+
+    config, model_dir, first = two_checkpoints
+    garble_index(first)
+    before = sorted(os.listdir(model_dir))
+    with caplog.at_level(logging.WARNING, logger="official.train"):
+        results = continuous_eval.watch(config, tf.distribute.get_strategy(), model_dir, 5)
+    assert results["evaluated"] == [2] and results["final"]["examples"] == 360
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.name.startswith("official")
+    ]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"skipped checkpoint {first}: it could not be read (")
+    assert warnings[0].endswith("); left in place")
+    after = set(os.listdir(model_dir))
+    assert set(before) <= after and not [n for n in after if n.endswith(".corrupt")]
