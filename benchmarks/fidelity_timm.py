@@ -26,15 +26,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
-import timm  # noqa: E402
-import torch  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
 
 from official import models  # noqa: E402
 from official.benchmark import machine_description  # noqa: E402
 from official.weights import strict, timm_names  # noqa: E402
 from official.weights import timm as timm_source  # noqa: E402
 from official.weights.timm_names import TIMM_NAMES  # noqa: E402
+
+timm = torch = save_file = None  # imported by import_torch(): no requirements file has them
+
+
+def import_torch() -> None:
+    """timm, torch and safetensors, or one line saying how to install them."""
+    global timm, torch, save_file
+    try:
+        import timm
+        import torch
+        from safetensors.torch import save_file
+    except ImportError as e:
+        sys.exit(
+            f"error: benchmarks/fidelity_timm.py runs timm's models, and {e.name} is not "
+            "installed (no requirements file has it): pip install torch timm safetensors"
+        )
 
 
 def randomize(model: torch.nn.Module, generator: torch.Generator) -> None:
@@ -115,6 +128,7 @@ def main() -> None:
     parser.add_argument("--image_size", type=int, default=160)
     parser.add_argument("--ablate", action="store_true", help="also without the conventions")
     args = parser.parse_args()
+    import_torch()
     wanted = set(filter(None, args.names.split(",")))
     pairs = [
         (ours, timm_name, conventions)

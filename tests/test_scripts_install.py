@@ -100,18 +100,24 @@ def test_named_scripts_import_only_what_the_main_install_provides():
     assert not problems, problems
 
 
+SKIMAGE = ("skimage", "shipped with scikit-image", "pip install -r requirements-test.txt")
+TORCH = ("torch", "runs timm's models", "pip install torch timm safetensors")
+
+
 @pytest.mark.parametrize(
-    "script,has_help",
+    "script,has_help,extra",
     [
-        ("benchmarks/input_pipeline.py", True),
-        ("benchmarks/serving_latency.py", True),
-        ("benchmarks/data_ops_differences.py", False),
+        ("benchmarks/input_pipeline.py", True, SKIMAGE),
+        ("benchmarks/serving_latency.py", True, SKIMAGE),
+        ("benchmarks/data_ops_differences.py", False, SKIMAGE),
+        ("benchmarks/fidelity_timm.py", True, TORCH),
     ],
 )
-def test_scikit_image_benchmarks_help_and_one_line_without_it(
-    script, has_help, monkeypatch, capsys
+def test_scripts_with_an_extra_give_help_and_one_line_without_it(
+    script, has_help, extra, monkeypatch, capsys
 ):
-    monkeypatch.setitem(sys.modules, "skimage", None)  # `import skimage` raises ImportError
+    module, says, install = extra
+    monkeypatch.setitem(sys.modules, module, None)  # `import <module>` raises ImportError
     path = os.path.join(ROOT, script)
     if has_help:
         monkeypatch.setattr(sys, "argv", [path, "--help"])
@@ -123,5 +129,5 @@ def test_scikit_image_benchmarks_help_and_one_line_without_it(
         runpy.run_path(path, run_name="__main__")
     message = status.value.code
     assert isinstance(message, str) and "\n" not in message
-    assert message.startswith(f"error: {script} ") and "shipped with scikit-image" in message
-    assert message.endswith("pip install -r requirements-test.txt")
+    assert message.startswith(f"error: {script} ") and says in message
+    assert message.endswith(install)
