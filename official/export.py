@@ -49,10 +49,10 @@ def float32_copy(model: keras.Model) -> keras.Model:
     return clone
 
 
-def _not_empty(batch, name: str):
+def not_empty(batch, name: str, what: str = "image"):
     """An empty batch is refused with a message saying so (not a shape error deep inside)."""
     return tf.debugging.assert_positive(
-        tf.shape(batch)[0], message=f"{name}: the batch is empty; send at least one image"
+        tf.shape(batch)[0], message=f"{name}: the batch is empty; send at least one {what}"
     )
 
 
@@ -77,7 +77,7 @@ class ServingModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_bytes(self, image_bytes):
-        with tf.control_dependencies([_not_empty(image_bytes, "image_bytes")]):
+        with tf.control_dependencies([not_empty(image_bytes, "image_bytes")]):
             images = tf.map_fn(
                 self.preprocessing,
                 image_bytes,
@@ -89,7 +89,7 @@ class ServingModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
     def serve_images(self, images):
-        with tf.control_dependencies([_not_empty(images, "images")]):
+        with tf.control_dependencies([not_empty(images, "images")]):
             images = tf.map_fn(
                 self.preprocessing.decoded,
                 images,

@@ -6,8 +6,9 @@ min_image_size, num_test_crops crops; softmax averaged over the views):
   serving_default  frames: string [N, F], the F encoded frames (JPEG/PNG) of each of N videos;
   serving_clips    clips: float32 [N, F, H, W, 3] in 0..255, any F, H, W;
 both returning probabilities [N, C], classes [N, k], scores [N, k] and class_names [N, k].
-A video shorter than a clip loops, as in evaluation. Float32 weights (EMA ones when the run had
-EMA); assets.extra/tf_serving_warmup_requests holds PredictRequests of a real-looking clip.
+A video shorter than a clip loops, as in evaluation; an empty batch is an InvalidArgument error
+that says so. Float32 weights (EMA ones when the run had EMA);
+assets.extra/tf_serving_warmup_requests holds PredictRequests of a real-looking clip.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tensorflow as tf
 
 from official.configs.config import VideoConfig
 from official.data import video
-from official.export import _next_version, float32_copy, read_class_names
+from official.export import _next_version, float32_copy, not_empty, read_class_names
 from official.training.video_eval import view_averaged_probabilities
 
 
@@ -37,12 +38,13 @@ class VideoServingModule(tf.Module):
             [views, video_config.num_frames, crop_size, crop_size, 3], tf.float32
         )
 
-    def _outputs(self, frames):
-        views = tf.map_fn(
-            lambda f: video.eval_views(f, self.crop_size, self.video),
-            frames,
-            fn_output_signature=self.views_spec,
-        )
+    def _outputs(self, frames, name: str):
+        with tf.control_dependencies([not_empty(frames, name, "video")]):
+            views = tf.map_fn(
+                lambda f: video.eval_views(f, self.crop_size, self.video),
+                frames,
+                fn_output_signature=self.views_spec,
+            )
         probabilities = view_averaged_probabilities(self.model, views)
         scores, classes = tf.math.top_k(probabilities, k=self.top_k)
         return {
@@ -54,13 +56,13 @@ class VideoServingModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="frames")])
     def serve_frames(self, frames):
-        return self._outputs(frames)
+        return self._outputs(frames, "frames")
 
     @tf.function(
         input_signature=[tf.TensorSpec([None, None, None, None, 3], tf.float32, name="clips")]
     )
     def serve_clips(self, clips):
-        return self._outputs(clips)
+        return self._outputs(clips, "clips")
 
 
 def warmup_frames(video_config: VideoConfig) -> list[bytes]:
