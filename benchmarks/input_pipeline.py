@@ -1,4 +1,5 @@
-"""Images/second per CPU core of the ResNet-RS training input pipeline (SPEC 2.2) at 224.
+"""Images/second per CPU core of the ResNet-RS training input pipeline (docs/REFERENCE.md §2.2) at
+224.
 
 Real photos shipped with scikit-image are re-encoded as JPEGs of ImageNet-like sizes (about
 500x375, and larger) and held in memory; tf.data runs the per-image work synchronously with one

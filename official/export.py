@@ -1,4 +1,4 @@
-"""Export a trained classifier as a SavedModel that TF Serving loads (SPEC 4).
+"""Export a trained classifier as a SavedModel that TF Serving loads (docs/REFERENCE.md §4).
 
     python -m official.export --model_dir=runs/sample --export_dir=/tmp/serving/sample
     python -m official.export --keras_file=runs/sample/model.keras --export_dir=...

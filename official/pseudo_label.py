@@ -1,5 +1,5 @@
-"""Pseudo labels, Noisy Student style (SPEC 2.4): a teacher labels unlabeled images, and a
-student trains on the labeled and the pseudo-labeled shards together, with its noise
+"""Pseudo labels, Noisy Student style (docs/REFERENCE.md §2.4): a teacher labels unlabeled images,
+and a student trains on the labeled and the pseudo-labeled shards together, with its noise
 (RandAugment, dropout, stochastic depth) on.
 
     # 1. the teacher (a training run's directory or a .keras file) labels the unlabeled images

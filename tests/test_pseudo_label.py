@@ -1,5 +1,5 @@
-"""Pseudo labels (SPEC 2.4): a teacher labels unlabeled images; the student's pipeline reads
-them with the labeled shards."""
+"""Pseudo labels (docs/REFERENCE.md §2.4): a teacher labels unlabeled images; the student's pipeline
+reads them with the labeled shards."""
 
 import io
 import os

@@ -17,7 +17,7 @@ PREPROCESSINGS = ("tf2", "official_tpu")
 
 @dataclasses.dataclass
 class DataConfig:
-    """Where the images come from and how they are prepared (SPEC 2.1, 2.2, 3)."""
+    """Where the images come from and how they are prepared (docs/REFERENCE.md §2.1, 2.2, 3)."""
 
     kind: str = "image"
     # 'tfrecord': ImageNet-format shards in data_dir. 'tfds:<name>': a prepared TFDS dataset.
@@ -31,8 +31,9 @@ class DataConfig:
     label_offset: int = 1
     image_size: int = 224
     eval_image_size: int = 0  # 0: same as image_size
-    # Random-resized crop area range (SPEC 2.1: 8%-100%) and the eval crop's padding: the center
-    # crop keeps image_size / (image_size + padding) of the shorter side (SPEC 2.2: 32).
+    # Random-resized crop area range (docs/REFERENCE.md §2.1: 8%-100%) and the eval crop's padding:
+    # the center crop keeps image_size / (image_size + padding) of the shorter side
+    # (docs/REFERENCE.md §2.2: 32).
     crop_area_min: float = 0.08
     eval_crop_padding: int = 32
     # Evaluate on the first num_eval_images images of eval_split (tensorflow/tpu's
@@ -165,8 +166,8 @@ WEIGHT_DECAY_TYPES = ("decoupled", "l2")
 
 @dataclasses.dataclass
 class OptimizerConfig:
-    """SGD with Nesterov momentum on a warmup + cosine schedule (SPEC 2.1-2.3), or the original
-    EfficientNet's RMSProp on a warmup + staircase exponential decay."""
+    """SGD with Nesterov momentum on a warmup + cosine schedule (docs/REFERENCE.md §2.1-2.3), or the
+    original EfficientNet's RMSProp on a warmup + staircase exponential decay."""
 
     # 'sgd' (momentum, nesterov) or 'rmsprop' (rmsprop_rho, momentum, epsilon).
     name: str = "sgd"
@@ -261,7 +262,7 @@ class TrainConfig:
 
     def total_steps(self, global_batch: int) -> int:
         """train_steps, or ceil(epochs * images / batch): 109,475 for 350 ImageNet epochs at
-        4096 (SPEC 2.2)."""
+        4096 (docs/REFERENCE.md §2.2)."""
         if self.train_steps is not None:
             return self.train_steps
         return math.ceil(self.epochs * self.num_train_images / global_batch)

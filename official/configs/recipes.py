@@ -50,7 +50,7 @@ def list_recipes() -> list[str]:
     return [*_RECIPES, "efficientnet_rs_b<0-7>_i<size>"]
 
 
-# ---- ResNet-RS, 350 epochs (Bello et al. 2021, table 7 / SPEC 1.2 and 2.2) ----------------------
+# ---- ResNet-RS, 350 epochs (Bello et al. 2021, table 7 / docs/REFERENCE.md §1.2 and 2.2) ---------
 # name: (depth, image size, RandAugment magnitude, dropout, stochastic depth)
 RESNET_RS = {
     "resnetrs50_i160": (50, 160, 10, 0.25, 0.0),
@@ -114,9 +114,10 @@ for _name, _row in RESNET_RS.items():
 
 @register("resnet50d_bag_of_tricks")
 def resnet50d_bag_of_tricks() -> ExperimentConfig:
-    """He et al. 2019 (SPEC 2.1): ResNet-50-D, 120 epochs, batch 256 at lr 0.1, 5 warmup epochs,
-    cosine, Nesterov 0.9, weight decay 1e-4 on kernels, label smoothing 0.1, zero-gamma, mixed
-    precision, colour jitter + PCA lighting; mixup (alpha 0.2) is `data.mixup_alpha=0.2`."""
+    """He et al. 2019 (docs/REFERENCE.md §2.1): ResNet-50-D, 120 epochs, batch 256 at lr 0.1, 5
+    warmup epochs, cosine, Nesterov 0.9, weight decay 1e-4 on kernels, label smoothing 0.1,
+    zero-gamma, mixed precision, colour jitter + PCA lighting; mixup (alpha 0.2) is
+    `data.mixup_alpha=0.2`."""
     return ExperimentConfig(
         model=ModelConfig(name="resnet50d"),
         data=DataConfig(
@@ -132,10 +133,10 @@ def resnet50d_bag_of_tricks() -> ExperimentConfig:
 
 @register("nfnet_f0")
 def nfnet_f0() -> ExperimentConfig:
-    """Brock et al. 2021 (SPEC 2.3): NFNet-F0 at 192 (test 256), 360 epochs, batch 4096, Nesterov
-    0.9, lr 0.1 * batch / 256, cosine after 5 warmup epochs, weight decay 2e-5, AGC 0.01, label
-    smoothing 0.1, EMA 0.99999, RandAugment + mixup/CutMix. AGC's lambda 0.01 is the paper's
-    value at batch 4096; smaller batches want a larger one (NFNets, figure 3)."""
+    """Brock et al. 2021 (docs/REFERENCE.md §2.3): NFNet-F0 at 192 (test 256), 360 epochs, batch
+    4096, Nesterov 0.9, lr 0.1 * batch / 256, cosine after 5 warmup epochs, weight decay 2e-5, AGC
+    0.01, label smoothing 0.1, EMA 0.99999, RandAugment + mixup/CutMix. AGC's lambda 0.01 is the
+    paper's value at batch 4096; smaller batches want a larger one (NFNets, figure 3)."""
     return ExperimentConfig(
         model=ModelConfig(name="nfnet_f0"),
         data=DataConfig(

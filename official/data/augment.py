@@ -1,5 +1,5 @@
 """Augmentations other than RandAugment: the Bag-of-Tricks colour jitter and PCA lighting
-(per image, SPEC 2.1), and mixup / CutMix (per batch)."""
+(per image, docs/REFERENCE.md §2.1), and mixup / CutMix (per batch)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Convert images on disk into sharded ImageNet-format TFRecords (SPEC 3).
+"""Convert images on disk into sharded ImageNet-format TFRecords (docs/REFERENCE.md §3).
 
 Layouts:
   folder    <input_dir>/<split>/<class>/<image>  (classes are the sub-folders of the first split)

@@ -1,5 +1,5 @@
-"""Per-image preprocessing of the ResNet-RS / Bag-of-Tricks recipes (SPEC 2.1, 2.2), in two
-settings (`method`; docs/data_ops.md has the measured differences):
+"""Per-image preprocessing of the ResNet-RS / Bag-of-Tricks recipes (docs/REFERENCE.md §2.1, 2.2),
+in two settings (`method`; docs/data_ops.md has the measured differences):
 
 - `official_tpu`: tensorflow/tpu models/official/resnet/resnet_preprocessing.py as of the
   ResNet-RS release (9e57561, 2021-03-10), which the ResNet-RS and EfficientNet recipes cite:
@@ -28,13 +28,13 @@ import tensorflow as tf
 from official.configs.config import PREPROCESSINGS
 from official.data.seeds import random_seed
 
-# ImageNet mean and std of the RGB channels, in pixel units (SPEC 2.1).
+# ImageNet mean and std of the RGB channels, in pixel units (docs/REFERENCE.md §2.1).
 MEAN_RGB = (123.68, 116.779, 103.939)
 STDDEV_RGB = (58.393, 57.12, 57.375)
 # tensorflow/tpu resnet_main.py / efficientnet_builder.py: 255 x the torchvision statistics.
 OFFICIAL_MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 OFFICIAL_STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-# Eval crops size/(size+32) of the shorter side: 224 of 256 (SPEC 2.2).
+# Eval crops size/(size+32) of the shorter side: 224 of 256 (docs/REFERENCE.md §2.2).
 CROP_PADDING = 32
 # The training crop covers at least this fraction of the image (tensorflow/tpu's value).
 MIN_OBJECT_COVERED = 0.1
@@ -73,7 +73,8 @@ def decode_and_crop(image_bytes: tf.Tensor, window_fn, fused: bool = True) -> tf
 
 
 def center_window(shape, image_size: int, padding: int = CROP_PADDING):
-    """Square center crop of side image_size / (image_size + padding) * min(h, w) (SPEC 2.2)."""
+    """Square center crop of side image_size / (image_size + padding) * min(h, w)
+    (docs/REFERENCE.md §2.2)."""
     height, width = shape[0], shape[1]
     side = tf.cast(
         image_size / (image_size + padding) * tf.cast(tf.minimum(height, width), tf.float32),
@@ -93,7 +94,8 @@ def random_window(
     seed=None,
     method: str = "tf2",
 ):
-    """Random-resized-crop window (Szegedy et al. 2015; SPEC 2.1): area 8-100%, aspect 3/4-4/3.
+    """Random-resized-crop window (Szegedy et al. 2015; docs/REFERENCE.md §2.1): area 8-100%, aspect
+    3/4-4/3.
 
     With the whole image as the box, `min_object_covered` 0.1 (the official value) makes the
     crop cover at least 10% of the image. When no window is found in `max_attempts` tries the

@@ -1,5 +1,5 @@
 """RandAugment (Cubuk et al. 2020) on uint8 [H, W, 3] images: the op set and magnitude scale of
-the official TF code used by ResNet-RS and EfficientNet (SPEC 2.5), in three settings.
+the official TF code used by ResNet-RS and EfficientNet (docs/REFERENCE.md §2.5), in three settings.
 
 Per image, `num_layers` times, one of the 16 ops is chosen uniformly and always applied at level
 `magnitude / 10` of its range; signed ops take a random sign; geometric ops and Cutout fill with
@@ -246,7 +246,7 @@ def translate_y(image, pixels, fill_mode: str = "CONSTANT"):
     return transform(image, tf.stack([1.0, 0.0, 0.0, 0.0, 1.0, pixels, 0.0, 0.0]), fill_mode)
 
 
-# ---- Magnitude -> op argument (SPEC 2.5) -------------------------------------------------------
+# ---- Magnitude -> op argument (docs/REFERENCE.md §2.5) -------------------------------------------
 def _enhance_factor(magnitude: float) -> float:
     return magnitude / MAX_LEVEL * 1.8 + 0.1
 

@@ -1,4 +1,5 @@
-"""The ImageNet TFRecord schema (SPEC 3): writing and parsing one tf.train.Example per image.
+"""The ImageNet TFRecord schema (docs/REFERENCE.md §3): writing and parsing one tf.train.Example per
+image.
 
 Shards are named `<split>-00000-of-01024` (train) and `<split>-00000-of-00128` (validation).
 Labels on disk are 1-based (1..1000 for ImageNet; 0 is reserved for "background" by the original

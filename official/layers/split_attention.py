@@ -1,4 +1,4 @@
-"""Split attention (ResNeSt, Zhang et al. 2020, section 3.1 and figure 2; SPEC 1.4).
+"""Split attention (ResNeSt, Zhang et al. 2020, section 3.1 and figure 2; docs/REFERENCE.md §1.4).
 
 A grouped 3x3 conv produces `radix` splits of C channels each (within each, `cardinality`
 groups); their sum is pooled, passed through two 1x1 convs (attention width max(C*R/4, 32)),

@@ -7,7 +7,8 @@ from keras import ops
 
 
 def se_filters(channels: int, ratio: float) -> int:
-    """The bottleneck width of an SE module: max(1, int(channels * ratio)) (SPEC 1.2)."""
+    """The bottleneck width of an SE module: max(1, int(channels * ratio))
+    (docs/REFERENCE.md §1.2)."""
     return max(1, int(channels * ratio))
 
 

@@ -1,4 +1,5 @@
-"""Residual Attention Network, Attention-56 and Attention-92 (Wang et al. 2017; SPEC 1.7).
+"""Residual Attention Network, Attention-56 and Attention-92 (Wang et al. 2017;
+docs/REFERENCE.md §1.7).
 
 Pre-activation bottleneck residual units; each attention module has a trunk branch T (t = 2
 units) and a bottom-up / top-down soft mask branch M (max-pool down, r = 1 unit per level,

@@ -1,4 +1,5 @@
-"""EfficientNet-B0..B7 (Tan & Le 2019; SPEC 1.7) on the shared MBConv trunk (mbconv.py).
+"""EfficientNet-B0..B7 (Tan & Le 2019; docs/REFERENCE.md §1.7) on the shared MBConv trunk
+(mbconv.py).
 
 Compound scaling: each variant is B0's block table with widths x w (rounded to multiples of 8)
 and repeats x d (rounded up), at resolution r, with its dropout. The networks accept any input
@@ -25,7 +26,7 @@ B0_STAGES = (
     Stage(4, 5, 2, 6, 112, 192, 0.25),
     Stage(1, 3, 1, 6, 192, 320, 0.25),
 )
-# (width, depth, resolution, dropout) per variant (SPEC 1.7).
+# (width, depth, resolution, dropout) per variant (docs/REFERENCE.md §1.7).
 COEFFICIENTS = {
     "b0": (1.0, 1.0, 224, 0.2),
     "b1": (1.0, 1.1, 240, 0.2),

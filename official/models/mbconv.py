@@ -1,5 +1,5 @@
 """Mobile inverted bottleneck (MBConv) networks from a block table: the one implementation behind
-EfficientNet (Tan & Le 2019) and MnasNet (Tan et al. 2019); SPEC 1.7.
+EfficientNet (Tan & Le 2019) and MnasNet (Tan et al. 2019); docs/REFERENCE.md §1.7.
 
 A table row is (repeats, kernel, stride, expand ratio, in, out, se ratio, skip), as the official
 TF code's block strings ('r2_k3_s22_e6_i16_o24_se0.25'). Widths are scaled by a width

@@ -1,5 +1,6 @@
-"""MnasNet-A1 and MnasNet-B1 at depth multiplier 1.0 (Tan et al. 2019, figure 7; SPEC 1.7),
-on the shared MBConv trunk (mbconv.py): ReLU, BN momentum 0.99, dropout 0.2."""
+"""MnasNet-A1 and MnasNet-B1 at depth multiplier 1.0 (Tan et al. 2019, figure 7;
+docs/REFERENCE.md §1.7), on the shared MBConv trunk (mbconv.py): ReLU, BN momentum 0.99,
+dropout 0.2."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Normalizer-free networks: NF-ResNet (Brock et al. 2021a) and NFNet-F0..F6 (2021b); SPEC 1.6.
+"""Normalizer-free networks: NF-ResNet (Brock et al. 2021a) and NFNet-F0..F6 (2021b);
+docs/REFERENCE.md §1.6.
 
 No normalization layer anywhere. Each residual block computes
     h_{i+1} = h_i + alpha * f_i(h_i / beta_i),

@@ -1,4 +1,5 @@
-"""ResNeSt (Zhang et al. 2020; SPEC 1.4): the ResNet trunk with a split-attention bottleneck.
+"""ResNeSt (Zhang et al. 2020; docs/REFERENCE.md §1.4): the ResNet trunk with a split-attention
+bottleneck.
 
 The block replaces the bottleneck's 3x3 conv by a split-attention conv (radix 2, cardinality 1,
 base width 64) and, in strided blocks, moves the stride to a 3x3/2 average pool after it

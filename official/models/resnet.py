@@ -2,7 +2,7 @@
 
 Papers: He et al. 2015 (ResNet), He et al. 2019 ("Bag of Tricks": ResNet-B/C/D), Hu et al. 2018
 (SE), Xie et al. 2017 (ResNeXt), Bello et al. 2021 (ResNet-RS), Wu & He 2018 (GroupNorm).
-SPEC 1.1-1.3, 1.5.
+docs/REFERENCE.md §1.1-1.3, 1.5.
 
 Every variant is a set of keyword arguments of `resnet()`; the table at the bottom names them.
 Layer names: stem_conv1, stem_bn1, ..., stage{2..5}_block{k}_{conv1,bn1,...,se,drop,out}; the
@@ -22,7 +22,7 @@ from official.layers.padding import check_padding, max_pool
 from official.models import registry
 from official.models.pretrained import accepts_weights
 
-# Blocks per stage (SPEC 1.1). 18 and 34 use basic blocks, the rest bottlenecks.
+# Blocks per stage (docs/REFERENCE.md §1.1). 18 and 34 use basic blocks, the rest bottlenecks.
 BLOCKS = {
     18: (2, 2, 2, 2),
     34: (3, 4, 6, 3),
@@ -61,7 +61,8 @@ def blocks_for_depth(depth: int) -> tuple[int, ...]:
 
 
 def _stage_drop_rates(rate: float, num_stages: int = 4) -> list[float]:
-    """ResNet-RS stochastic depth: stage i in 2..5 drops with rate * i / 5 (SPEC 1.2)."""
+    """ResNet-RS stochastic depth: stage i in 2..5 drops with rate * i / 5
+    (docs/REFERENCE.md §1.2)."""
     total = num_stages + 1
     return [rate * (i + 2) / total for i in range(num_stages)]
 
@@ -90,7 +91,8 @@ def projection_shortcut(x, filters, strides, *, avg_down, conv, norm, name):
 
 
 def block_tail(x, shortcut, *, se_ratio, drop_rate, activation, name):
-    """SE on the branch, stochastic depth, the add and the activation, in that order (SPEC 1.2)."""
+    """SE on the branch, stochastic depth, the add and the activation, in that order
+    (docs/REFERENCE.md §1.2)."""
     if se_ratio:
         x = SqueezeExcite(se_filters(x.shape[-1], se_ratio), name=f"{name}_se")(x)
     if drop_rate:
@@ -311,7 +313,7 @@ def stage_output_names(model: keras.Model) -> dict[int, str]:
     return names
 
 
-# ---- Named variants (SPEC 1.1-1.3). One line each; every name is `resnet()` with these arguments.
+# ---- Named variants (docs/REFERENCE.md §1.1-1.3): one line each, `resnet()` with these arguments.
 _C = dict(stem="deep")  # ResNet-C
 _D = dict(stem="deep", avg_down=True)  # ResNet-D
 _RS = dict(stem="deep", stem_pool="conv", avg_down=True, se_ratio=0.25, dropout_rate=0.25)

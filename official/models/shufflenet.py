@@ -1,5 +1,5 @@
-"""ShuffleNet v1 (Zhang et al. 2018, table 1; SPEC 1.7): pointwise group convolutions, channel
-shuffle, depthwise 3x3; strided units concatenate a 3x3/2 average pool of their input."""
+"""ShuffleNet v1 (Zhang et al. 2018, table 1; docs/REFERENCE.md §1.7): pointwise group convolutions,
+channel shuffle, depthwise 3x3; strided units concatenate a 3x3/2 average pool of their input."""
 
 from __future__ import annotations
 

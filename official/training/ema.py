@@ -1,4 +1,5 @@
-"""Exponential moving average of a model's weights AND its BN moving statistics (SPEC 2.2).
+"""Exponential moving average of a model's weights AND its BN moving statistics
+(docs/REFERENCE.md §2.2).
 
 Keras' own `use_ema` averages trainable variables only; the ResNet-RS recipe (BN momentum 0)
 relies on the EMA to average the batch statistics too, so this one covers every weight of the

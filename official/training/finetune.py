@@ -1,5 +1,5 @@
-"""Fine-tuning (SPEC 2.4): a run starts from another run's weights, with a new classifier when
-its class count differs.
+"""Fine-tuning (docs/REFERENCE.md §2.4): a run starts from another run's weights, with a new
+classifier when its class count differs.
 
     python official/train.py --config=sample --model_dir=runs/digits_ft --params_override='{
         "train.init_weights": "runs/sample", "optimizer.base_learning_rate": 0.04}'

@@ -1,4 +1,4 @@
-"""Classification loss with label smoothing, and knowledge distillation (SPEC 2.1)."""
+"""Classification loss with label smoothing, and knowledge distillation (docs/REFERENCE.md §2.1)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The optimizer of every recipe, built from Keras 3's own pieces: SGD + Nesterov on linear warmup
-then cosine (SPEC 2.1-2.3), or the original EfficientNet's RMSProp on linear warmup then a
-staircase exponential decay; weight decay on conv and dense kernels only."""
+then cosine (docs/REFERENCE.md §2.1-2.3), or the original EfficientNet's RMSProp on linear warmup
+then a staircase exponential decay; weight decay on conv and dense kernels only."""
 
 from __future__ import annotations
 

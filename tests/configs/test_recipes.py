@@ -1,4 +1,4 @@
-"""Recipes against SPEC 1.2 / 2.2 (every ResNet-RS row), 2.1 and 2.3."""
+"""Recipes against docs/REFERENCE.md §1.2 / 2.2 (every ResNet-RS row), 2.1 and 2.3."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 from official.configs import overrides, recipes
 from official.training import optimizer
 
-# SPEC 1.2: name -> (depth, image, RandAugment magnitude, dropout, stochastic depth).
+# docs/REFERENCE.md §1.2: name -> (depth, image, RandAugment magnitude, dropout, stochastic depth).
 RESNET_RS_TABLE = {
     "resnetrs50_i160": (50, 160, 10, 0.25, 0.0),
     "resnetrs101_i160": (101, 160, 10, 0.25, 0.0),
@@ -77,7 +77,8 @@ def test_unknown_recipe_suggests_close_names():
         recipes.get("resnetrs51_i160")
 
 
-# EfficientNet resolutions (SPEC 1.7) and the RandAugment magnitude of ResNet-RS section 7.2.
+# EfficientNet resolutions (docs/REFERENCE.md §1.7) and the RandAugment magnitude of ResNet-RS
+# section 7.2.
 EFFICIENTNET_SIZES = dict(b0=224, b1=240, b2=260, b3=300, b4=380, b5=456, b6=528, b7=600)
 
 

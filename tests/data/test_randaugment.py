@@ -1,5 +1,5 @@
-"""Each RandAugment op against its definition (SPEC 2.5, docs/data_ops.md), with NumPy/PIL
-references: the `pil` variant against PIL itself, `model_garden`'s fill, the seeded draws.
+"""Each RandAugment op against its definition (docs/REFERENCE.md §2.5, docs/data_ops.md), with
+NumPy/PIL references: the `pil` variant against PIL itself, `model_garden`'s fill, the seeded draws.
 tests/data/test_randaugment_official.py checks `official_tpu` against the official formulas."""
 
 import numpy as np

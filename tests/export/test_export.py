@@ -1,4 +1,5 @@
-"""The SavedModel for TF Serving (SPEC 4), loaded the way Serving and users load it."""
+"""The SavedModel for TF Serving (docs/REFERENCE.md §4), loaded the way Serving and users load
+it."""
 
 import io
 import json

@@ -1,4 +1,4 @@
-"""NF-ResNet and NFNet against SPEC 1.6 / 1.8 and the signal-propagation analysis."""
+"""NF-ResNet and NFNet against docs/REFERENCE.md §1.6 / 1.8 and the signal-propagation analysis."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The comparison peers against SPEC 1.7 / 1.8 and their papers."""
+"""The comparison peers against docs/REFERENCE.md §1.7 / 1.8 and their papers."""
 
 import keras
 import numpy as np

@@ -1,4 +1,4 @@
-"""ResNeSt against SPEC 1.4 / 1.8 and the split-attention definition."""
+"""ResNeSt against docs/REFERENCE.md §1.4 / 1.8 and the split-attention definition."""
 
 import keras
 import numpy as np

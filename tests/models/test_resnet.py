@@ -1,4 +1,4 @@
-"""The ResNet family against SPEC 1.1-1.3, 1.5 and 1.8."""
+"""The ResNet family against docs/REFERENCE.md §1.1-1.3, 1.5 and 1.8."""
 
 import keras
 import numpy as np
@@ -11,7 +11,7 @@ from official.models.resnet import BLOCKS, blocks_for_depth, resnet, stage_outpu
 
 TINY = dict(width_multiplier=0.25, num_classes=10)
 
-# SPEC 1.8: published parameter counts (1000 classes, weights only).
+# docs/REFERENCE.md §1.8: published parameter counts (1000 classes, weights only).
 REFERENCE_PARAMETERS = {
     "resnet18": 11_689_512,
     "resnet34": 21_797_672,

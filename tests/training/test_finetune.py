@@ -1,4 +1,5 @@
-"""Fine-tuning (SPEC 2.4): train.init_weights from a run directory or a .keras file."""
+"""Fine-tuning (docs/REFERENCE.md §2.4): train.init_weights from a run directory or a .keras
+file."""
 
 import numpy as np
 import pytest
