@@ -150,6 +150,17 @@ def save_model_file(trainer, path: str) -> None:
     run_dir.write_atomically(path, lambda tmp: keras_file.save(model, tmp, preprocessing, names))
 
 
+def newest_export(export_dir: str) -> str | None:
+    """The highest version directory under export_dir, if there is one."""
+    import tensorflow as tf
+
+    if not tf.io.gfile.isdir(export_dir):
+        return None
+    names = [n.strip("/") for n in tf.io.gfile.listdir(export_dir)]
+    versions = [int(n) for n in names if n.isdigit()]
+    return f"{export_dir}/{max(versions)}" if versions else None
+
+
 def export_trainer(trainer, export_dir: str | None, model_dir: str) -> str:
     from official import export
 
@@ -194,7 +205,16 @@ def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devic
                 if config.data.kind == "image":  # a video model is served by its export
                     save_model_file(trainer, run_directory.model_file)
                 if mode == "train_and_eval":
-                    results["export"] = export_trainer(trainer, export_dir, model_dir)
+                    previous = newest_export(export_dir or f"{model_dir}/export")
+                    if previous and results.get("start_step", 0) >= trainer.total_steps:
+                        # A rerun of a finished run trains nothing: its export would be a copy.
+                        log.info(
+                            "%s already exports this finished run; --mode=export adds a version",
+                            previous,
+                        )
+                        results["export"] = previous
+                    else:
+                        results["export"] = export_trainer(trainer, export_dir, model_dir)
         return results
     trainer = loop.Trainer(run_dir.reader_config(config), strategy, model_dir)
     if trainer.restore() == 0:

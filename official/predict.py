@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -60,6 +61,48 @@ def list_files(paths: list[str]) -> list[str]:
         else:
             files.append(path)
     return files
+
+
+def plain_reason(error: Exception) -> str:
+    """The sentence of a TensorFlow error that says what is wrong ("Unknown image file format.
+    One of JPEG, PNG, GIF, BMP required.", "Invalid PNG data, size 300"), without the graph
+    execution preamble, node names and op tags around it."""
+    message = getattr(error, "message", None) or str(error)
+    lines = [
+        re.sub(r"\s*\[\[.*?\]\]|\s*\[Op:[^\]]*\]", "", line).strip()
+        for line in message.splitlines()
+    ]
+    lines = [
+        line
+        for line in lines
+        if line
+        and line != "Graph execution error:"
+        and not line.startswith("Detected at node")
+        and line != "<stack traces unavailable>"
+    ]
+    return lines[-1] if lines else type(error).__name__
+
+
+def resolve_model_path(path: str) -> str:
+    """A .keras file, a SavedModel directory, a training run (its model.keras, read by
+    Classifier), or an export base directory (its newest version, as TF Serving would load).
+    Raises ValueError in plain words for anything else."""
+    if path.endswith(".keras") or any(
+        os.path.exists(os.path.join(path, name)) for name in ("saved_model.pb", "params.yaml")
+    ):
+        return path
+    if os.path.isdir(path):
+        versions = [
+            int(name)
+            for name in os.listdir(path)
+            if name.isdigit() and os.path.exists(os.path.join(path, name, "saved_model.pb"))
+        ]
+        if versions:
+            return os.path.join(path, str(max(versions)))
+    raise ValueError(
+        f"--model={path} is neither a .keras file nor a SavedModel (a folder with "
+        "saved_model.pb, such as runs/sample/export/1, or the export folder above it)."
+    )
 
 
 class Classifier:
@@ -140,10 +183,16 @@ def main(argv):
     if not os.path.exists(FLAGS.model):
         print(f"error: --model={FLAGS.model}: no such SavedModel or .keras file.", file=sys.stderr)
         sys.exit(2)
-    import tensorflow as tf
-
     try:
-        classify = Classifier(FLAGS.model, FLAGS.top_k, FLAGS.image_size, FLAGS.labels)
+        model_path = resolve_model_path(FLAGS.model)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    from official import quiet_start
+
+    tf = quiet_start.import_tensorflow()
+    try:
+        classify = Classifier(model_path, FLAGS.top_k, FLAGS.image_size, FLAGS.labels)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -152,8 +201,7 @@ def main(argv):
         try:
             top = classify_file(classify, path, FLAGS.fps)
         except (OSError, ValueError, tf.errors.InvalidArgumentError) as e:
-            reason = e.message.splitlines()[0] if hasattr(e, "message") else str(e)
-            skipped.append((path, reason))
+            skipped.append((path, plain_reason(e)))
             continue
         if FLAGS.json:
             print(
@@ -167,7 +215,7 @@ def main(argv):
         else:
             print(f"{path}: " + ", ".join(f"{n} {p:.4f}" for n, p in top))
     for path, reason in skipped:
-        print(f"skipped {path}: not a decodable image or video ({reason[:120]})", file=sys.stderr)
+        print(f"skipped {path}: not a decodable image or video ({reason[:160]})", file=sys.stderr)
 
 
 if __name__ == "__main__":

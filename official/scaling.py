@@ -24,7 +24,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import tensorflow as tf  # noqa: E402
+from official import quiet_start  # noqa: E402
+
+tf = quiet_start.import_tensorflow()
 
 from official.configs import overrides, recipes  # noqa: E402
 from official.configs.config import ExperimentConfig  # noqa: E402

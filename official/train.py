@@ -71,6 +71,9 @@ def run(config, model_dir: str, mode: str, export_dir: str | None) -> dict:
 
 def main(argv):
     del argv
+    from official import quiet_start
+
+    quiet_start.import_tensorflow()
     logging.getLogger("official").setLevel(logging.INFO)
     # TensorFlow's own INFO lines (checkpoint sharding, SavedModel assets) drown the progress.
     logging.getLogger("tensorflow").setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ PROGRAMS = [
     "official.train",
     "official.export",
     "official.export_video",
+    "official.export_litert",
     "official.benchmark",
     "official.scaling",
     "official.pseudo_label",

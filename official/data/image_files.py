@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from PIL import Image, UnidentifiedImageError
 
@@ -24,8 +25,12 @@ def to_rgb_jpeg(data: bytes) -> tuple[bytes, int, int]:
             if image.format == "JPEG" and image.mode == "RGB":
                 return data, image.height, image.width
             rgb = image.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise NotAnImageError(str(e) or type(e).__name__) from e
+    except UnidentifiedImageError as e:
+        # Pillow's message names its BytesIO object ("cannot identify image file <_io...>").
+        raise NotAnImageError("no image format Pillow reads (JPEG, PNG, GIF, BMP...)") from e
+    except (OSError, SyntaxError, ValueError) as e:
+        text = re.sub(r"\s*<[^>]* object at 0x[0-9a-f]+>", "", str(e)).strip()
+        raise NotAnImageError(f"damaged image data: {text or type(e).__name__}") from e
     out = io.BytesIO()
     rgb.save(out, format="JPEG", quality=JPEG_QUALITY)
     return out.getvalue(), rgb.height, rgb.width

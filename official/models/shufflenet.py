@@ -10,6 +10,7 @@ import keras
 from official.layers import norm_layer
 from official.layers.channel_shuffle import ChannelShuffle
 from official.layers.head import classifier_head
+from official.layers.pooling import SameAveragePooling2D
 from official.models import registry
 from official.models.pretrained import accepts_weights
 
@@ -42,7 +43,8 @@ def shuffle_unit(x, out_channels, strides, groups, *, first_groups, norm, name):
     y = conv(branch_out, 1, groups=groups, name=f"{name}_gconv2")(y)
     y = norm(branch_out, name=f"{name}_bn3")(y)
     if strides > 1:
-        shortcut = keras.layers.AveragePooling2D(3, strides, padding="same", name=f"{name}_pool")(x)
+        # 'same' average pooling, equal on the PyTorch backend too (official/layers/pooling.py).
+        shortcut = SameAveragePooling2D(3, strides, name=f"{name}_pool")(x)
         y = keras.layers.Concatenate(name=f"{name}_concat")([y, shortcut])
     else:
         y = keras.layers.Add(name=f"{name}_add")([y, x])

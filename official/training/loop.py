@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import sys
 import time
 
 import keras
@@ -30,6 +29,7 @@ from official.training import (
     preemption,
     randomness,
     replica_gradients,
+    reporter,
     xla,
 )
 from official.training.divergence import DivergenceGuard, TrainingDiverged  # noqa: F401
@@ -298,66 +298,6 @@ class Trainer:
             return self.evaluator(dataset)
 
 
-# ---- Reporting ----
-class Reporter:
-    """TensorBoard summaries, and a progress bar on a terminal or plain log lines elsewhere."""
-
-    def __init__(self, model_dir: str | None, total_steps: int, start_step: int):
-        """model_dir None (workers other than the chief): no summaries."""
-        writer = (
-            tf.summary.create_file_writer
-            if model_dir
-            else lambda _: tf.summary.create_noop_writer()
-        )
-        self.train_writer = writer(f"{model_dir}/train")
-        self.eval_writer = writer(f"{model_dir}/eval")
-        self.bar = None
-        if sys.stdout.isatty():
-            self.bar = keras.utils.Progbar(
-                total_steps, stateful_metrics=["loss", "top1", "lr", "skipped"]
-            )
-            self.bar.update(start_step)
-
-    def train(self, m: LoopMetrics, skipped: int) -> None:
-        with self.train_writer.as_default(step=m.step):
-            tf.summary.scalar("loss", m.loss)
-            tf.summary.scalar("top1", m.top1)
-            tf.summary.scalar("learning_rate", m.learning_rate)
-            tf.summary.scalar("images_per_second", m.images_per_second)
-            tf.summary.scalar("skipped_records", skipped)
-        if self.bar:
-            values = [("loss", m.loss), ("top1", m.top1), ("lr", m.learning_rate)]
-            self.bar.update(m.step, values + [("skipped", skipped)])
-        else:
-            log.info(
-                "step %d  loss %.4f  top1 %.4f  lr %.5f  %.1f img/s  skipped records %d",
-                m.step,
-                m.loss,
-                m.top1,
-                m.learning_rate,
-                m.images_per_second,
-                skipped,
-            )
-
-    def flush(self) -> None:
-        self.train_writer.flush()
-        self.eval_writer.flush()
-
-    def eval(self, step: int, metrics: dict) -> None:
-        with self.eval_writer.as_default(step=step):
-            tf.summary.scalar("top1", metrics["top1"])
-            tf.summary.scalar("top5", metrics["top5"])
-        if self.bar:
-            print()
-        log.info(
-            "eval at step %d: top1 %.4f  top5 %.4f  (%d images)",
-            step,
-            metrics["top1"],
-            metrics["top5"],
-            metrics["examples"],
-        )
-
-
 # ---- The run ----
 def distributed_datasets(trainer: Trainer, training: bool, skipped=None):
     config = trainer.config.data
@@ -390,7 +330,7 @@ def train(trainer: Trainer, evaluate: bool) -> dict:
     skipped = pipeline.SkippedRecords()
     iterator = iter(distributed_datasets(trainer, True, skipped))
     eval_every = config.train.eval_interval(trainer.global_batch) if evaluate else None
-    reporter = Reporter(trainer.model_dir if trainer.is_chief else None, trainer.total_steps, start)
+    report = reporter.Reporter(trainer.model_dir if trainer.is_chief else None, trainer.total_steps)
     guard = DivergenceGuard.for_config(config)
     results, metrics = {}, None
     with trainer.preemption as watcher:
@@ -401,16 +341,21 @@ def train(trainer: Trainer, evaluate: bool) -> dict:
             if eval_every:
                 boundary = min(boundary, (step // eval_every + 1) * eval_every)
             try:
-                metrics = trainer.train_loop(iterator, boundary - step)
+                with report.running(step, boundary, lambda: trainer.step):
+                    metrics = trainer.train_loop(iterator, boundary - step)
             except preemption.LoopAbandoned:
                 log.warning("SIGTERM before any step since step %d: nothing new to save.", step)
-                reporter.flush()
+                report.flush()
                 raise
             saved = False
             if metrics.steps:  # none when SIGTERM came before the loop's first step
                 last = trainer.manager.latest_checkpoint
-                saved = guard.check(metrics.loss, metrics.step, last)  # False: above threshold
-                reporter.train(metrics, skipped.count)
+                try:  # False: above the threshold, not saved
+                    saved = guard.check(metrics.loss, metrics.step, last)
+                except TrainingDiverged:
+                    report.flush()  # ends an open progress bar's line
+                    raise
+                report.train(metrics, skipped.count)
                 if saved:
                     trainer.save()
             if watcher.requested:
@@ -427,16 +372,17 @@ def train(trainer: Trainer, evaluate: bool) -> dict:
                     )
                 else:
                     log.warning("SIGTERM before any step since step %d: nothing new to save.", step)
-                reporter.flush()
+                report.flush()
                 raise preemption.Preempted()
             if eval_every and (
                 trainer.step % eval_every == 0 or trainer.step == trainer.total_steps
             ):
                 results = trainer.evaluate(distributed_datasets(trainer, False))
-                reporter.eval(trainer.step, results)
+                report.eval(trainer.step, results)
     guard.finish(trainer.manager.latest_checkpoint)
     if trainer.is_chief:
         trainer.save_weights_file()
+    results["start_step"] = start
     results["train_loss"] = metrics.loss if metrics else float("nan")
     results["skipped_records"] = skipped.count
     return results

@@ -1,0 +1,147 @@
+"""The model checks of tests/backends/test_backends.py, run on the backend KERAS_BACKEND names:
+
+    KERAS_BACKEND=jax python -m tests.backends.backend_worker CASE_DIR FIT ROUND_TRIP
+
+CASE_DIR holds cases.json ([{"name": ..., "kwargs": {...}}, ...]) and, for each case, the files
+TensorFlow wrote: <name>.weights.h5, <name>_x.npy (images), <name>_y.npy (labels). For each case
+this builds the model, loads the weights and writes <name>_logits_<backend>.npy (inference mode).
+The models FIT names ('all', 'none' or a comma-separated list) are trained with `fit` on that
+fixed batch; those ROUND_TRIP names are saved to a .keras file and reloaded, comparing config,
+weights and outputs. report_<backend>.json records the epoch losses and the comparisons.
+
+TensorFlow is kept out of this process (Keras imports it for small things when it is there): a
+JAX or PyTorch user need not have it installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import json
+import os
+import sys
+import time
+
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    """Makes `import tensorflow` fail, as where it is not installed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r} (kept out of this process)")
+        return None
+
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+# After Keras' own import: torch._dynamo, which it imports, probes for TensorFlow with find_spec.
+sys.meta_path.insert(0, NoTensorFlow())
+
+from official import models  # noqa: E402
+
+FIT_EPOCHS = 3
+
+
+@contextlib.contextmanager
+def numpy_initial_values():
+    """Under JAX, Keras draws every initial value with a jitted jax.random function that XLA
+    compiles once per weight shape (0.1-1 s each on a CPU, most of a tiny model's build time).
+    The values are overwritten by the loaded weights, so while a model is built they come from
+    NumPy instead; every layer of the library still builds and runs on the backend."""
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    from keras.src import backend as keras_backend
+
+    backend_random = keras_backend.random
+    rng = np.random.default_rng(0)
+
+    def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+        values = rng.normal(mean, stddev, shape)
+        return keras.ops.convert_to_tensor(values, dtype or keras.config.floatx())
+
+    def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+        values = rng.uniform(minval, maxval, shape)
+        return keras.ops.convert_to_tensor(values, dtype or keras.config.floatx())
+
+    saved = {n: getattr(backend_random, n) for n in ("normal", "truncated_normal", "uniform")}
+    backend_random.normal = backend_random.truncated_normal = normal
+    backend_random.uniform = uniform
+    try:
+        yield
+    finally:
+        for n, fn in saved.items():
+            setattr(backend_random, n, fn)
+
+
+def as_kwargs(kwargs: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+
+
+def check(case: dict, case_dir: str, backend: str, fit: bool, round_trip: bool) -> dict:
+    name = case["name"]
+    result, seconds = {}, {}
+    start = time.perf_counter()
+    with numpy_initial_values():
+        model = models.get(name, **as_kwargs(case["kwargs"]))
+    model.load_weights(os.path.join(case_dir, f"{name}.weights.h5"))
+    x = np.load(os.path.join(case_dir, f"{name}_x.npy"))
+    y = np.load(os.path.join(case_dir, f"{name}_y.npy"))
+    np.save(os.path.join(case_dir, f"{name}_logits_{backend}.npy"), model.predict_on_batch(x))
+    seconds["build_and_forward"] = time.perf_counter() - start
+
+    if fit:
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),  # steps of ~lr whatever the gradient's scale
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        history = model.fit(x, y, batch_size=len(x), epochs=FIT_EPOCHS, shuffle=False, verbose=0)
+        result["losses"] = [float(v) for v in history.history["loss"]]
+        seconds["fit"] = time.perf_counter() - start - sum(seconds.values())
+
+    if not round_trip:
+        result["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
+        return result
+    path = os.path.join(case_dir, f"{name}_{backend}.keras")
+    model.save(path)
+    with numpy_initial_values():
+        restored = keras.saving.load_model(path)
+    # As JSON: a reloaded config holds lists where the built one holds tuples.
+    configs = [json.dumps(m.get_config(), sort_keys=True, default=str) for m in (restored, model)]
+    result["reload_same_config"] = configs[0] == configs[1]
+    result["reload_same_weights"] = all(
+        np.array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+        for a, b in zip(restored.weights, model.weights, strict=True)
+    )
+    diff = np.abs(restored.predict_on_batch(x) - model.predict_on_batch(x)).max()
+    result["reload_max_diff"] = float(diff)
+    seconds["keras_round_trip"] = time.perf_counter() - start - sum(seconds.values())
+    result["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
+    return result
+
+
+def main(case_dir: str, fit: str, round_trip: str) -> None:
+    """fit / round_trip: 'all', 'none' or comma-separated model names."""
+    backend = keras.backend.backend()
+    with open(os.path.join(case_dir, "cases.json")) as f:
+        cases = json.load(f)
+
+    def chosen(names: str, name: str) -> bool:
+        return names == "all" or name in names.split(",")
+
+    report = {"backend": backend, "keras": keras.__version__, "models": {}}
+    for case in cases:
+        name = case["name"]
+        try:
+            report["models"][name] = check(
+                case, case_dir, backend, chosen(fit, name), chosen(round_trip, name)
+            )
+        except Exception as e:  # reported per model, so one failure does not hide the others
+            report["models"][name] = {"error": f"{type(e).__name__}: {e}"[:2000]}
+    with open(os.path.join(case_dir, f"report_{backend}.json"), "w") as f:
+        json.dump(report, f, indent=1)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])

@@ -1,0 +1,156 @@
+"""LiteRT export (official/export_litert.py, docs/litert.md): files ai-edge-litert runs, float32
+logits equal to Keras', the four quantizations, calibration from the run's TFRecords."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official import export_litert, models
+from official.configs import overrides, recipes
+from official.data import preprocess, tfrecord
+from official.training import loop
+from official.training.strategy import get_strategy
+
+pytest.importorskip("ai_edge_litert")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = {
+    "mnasnet_a1": dict(width_multiplier=0.25, block_repeats=(1,) * 7),
+    "shufflenet_g3": dict(scale=0.25, block_repeats=(1, 1, 1)),
+}
+
+
+def tiny(name: str, images):
+    """A small model whose BN statistics are those of `images` (as training would leave them),
+    not their initial values: its layers then see activations of a realistic range."""
+    model = models.get(name, num_classes=10, input_shape=(32, 32, 3), **TINY[name])
+    normalized = preprocess.normalize(images)
+    for _ in range(30):  # moving averages with momentum 0.9: 0.9^30 < 5% of the start is left
+        model(normalized, training=True)
+    return model
+
+
+@pytest.fixture(scope="module")
+def digits(sample_dir):
+    """Real images: the sample set's validation digits, eval-cropped, in 0..255."""
+    return export_litert.calibration_images(sample_dir, "validation", 32, 24, crop_padding=0)
+
+
+def test_every_quantization_runs_and_float32_equals_keras_on_real_images(
+    sample_dir, digits, tmp_path
+):
+    """MnasNet, searched for phone latency: each file LiteRT runs, float32 equal to Keras."""
+    model = tiny("mnasnet_a1", digits)
+    calibration = export_litert.calibration_images(sample_dir, "train", 32, 40, crop_padding=0)
+    paths = export_litert.export_litert(
+        model, str(tmp_path), 32, export_litert.QUANTIZATIONS, calibration
+    )
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        f"mnasnet_a1_{q}.tflite" for q in export_litert.QUANTIZATIONS
+    )
+    expected = np.asarray(model(preprocess.normalize(digits), training=False))
+    scale = np.abs(expected).max()
+    float32 = export_litert.litert_logits(paths["float32"], digits)
+    assert np.abs(float32 - expected).max() / scale < 1e-4
+    size = {q: os.path.getsize(p) for q, p in paths.items()}
+    # Weights stored in 2 bytes (float16) or 1 (int8) instead of 4, plus the graph itself.
+    assert size["float16"] < 0.6 * size["float32"]
+    assert size["dynamic_int8"] < 0.45 * size["float32"]
+    assert size["int8"] < 0.45 * size["float32"]
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=paths["int8"])
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert inp["dtype"] == np.uint8 and inp["quantization"] == (1.0, 0)  # pixels as they are
+    assert out["dtype"] == np.int8
+
+    for quantization, tolerance in (("float16", 1e-2), ("dynamic_int8", 0.1)):
+        logits = export_litert.litert_logits(paths[quantization], digits)
+        assert np.abs(logits - expected).max() / scale < tolerance, quantization
+    int8 = export_litert.litert_logits(paths["int8"], digits)
+    assert int8.shape == expected.shape and np.all(np.isfinite(int8))
+    # The output's quantization step is a fraction of the logits' range.
+    assert out["quantization"][0] < (expected.max() - expected.min()) / 20
+
+
+def test_calibration_takes_images_from_every_shard_in_turn(sample_dir):
+    images = export_litert.calibration_images(sample_dir, "train", 32, 8, crop_padding=0)
+    assert images.shape == (8, 32, 32, 3) and images.dtype == np.float32
+    assert 0 <= images.min() and images.max() <= 255
+    shards = sorted(tf.io.gfile.glob(os.path.join(sample_dir, tfrecord.file_pattern("train"))))
+    assert len(shards) == 4
+    # Image i comes from shard i % 4, record i // 4.
+    for i in (0, 1, 5):
+        record = list(tf.data.TFRecordDataset(shards[i % 4]).take(i // 4 + 1))[-1]
+        encoded = tfrecord.parse_example(record)["image_bytes"]
+        np.testing.assert_array_equal(images[i], preprocess.crop_for_eval(encoded, 32, 0).numpy())
+
+
+def test_int8_without_calibration_data_names_what_is_missing(tmp_path):
+    model = models.get("shufflenet_g3", num_classes=10, **TINY["shufflenet_g3"])
+    with pytest.raises(ValueError, match="int8 needs calibration images"):
+        export_litert.export_litert(model, str(tmp_path), 32, ["int8"])
+
+
+# ---- A trained run, exported from the command line ----
+@pytest.fixture(scope="module")
+def trained_run(sample_dir, tmp_path_factory):
+    config = recipes.get("sample")
+    config.data.data_dir = sample_dir
+    overrides.apply_overrides(
+        config, {"train.epochs": 4, "train.eval_every_epochs": 4, "train.steps_per_loop": 45}
+    )
+    model_dir = str(tmp_path_factory.mktemp("run"))
+    overrides.save_yaml(config, os.path.join(model_dir, overrides.RUN_CONFIG_FILE))
+    trainer = loop.Trainer(config, get_strategy("cpu"), model_dir)
+    loop.train(trainer, None)
+    return trainer
+
+
+@pytest.mark.slow
+def test_cli_exports_a_run_and_int8_keeps_its_top1(trained_run, sample_dir):
+    model_dir = trained_run.model_dir
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "official.export_litert",
+            f"--model_dir={model_dir}",
+            "--quantizations=float32,int8",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out_dir = os.path.join(model_dir, "litert")
+    paths = {q: os.path.join(out_dir, f"resnetrs50_{q}.tflite") for q in ("float32", "int8")}
+    assert sorted(os.listdir(out_dir)) == sorted(os.path.basename(p) for p in paths.values())
+
+    # The whole validation split, as the eval pipeline crops it.
+    images, labels = [], []
+    for shard in sorted(tf.io.gfile.glob(os.path.join(sample_dir, "validation-*"))):
+        for record in tf.data.TFRecordDataset(shard):
+            example = tfrecord.parse_example(record)
+            images.append(preprocess.crop_for_eval(example["image_bytes"], 32, 0).numpy())
+            labels.append(int(example["label"]))
+    images, labels = np.stack(images), np.array(labels)
+    with trained_run.averaged_weights():
+        keras_logits = np.asarray(trained_run.model(preprocess.normalize(images), training=False))
+    float32 = export_litert.litert_logits(paths["float32"], images)
+    assert np.abs(float32 - keras_logits).max() / np.abs(keras_logits).max() < 1e-4
+    top1 = {
+        q: float(np.mean(export_litert.litert_logits(p, images).argmax(-1) == labels))
+        for q, p in paths.items()
+    }
+    print(f"top-1 on {len(labels)} validation digits: {top1}")  # docs/litert.md quotes these
+    assert top1["float32"] > 0.5  # trained: far above the 0.1 of chance
+    assert abs(top1["int8"] - top1["float32"]) <= 0.02
