@@ -50,6 +50,11 @@ flags.DEFINE_integer(
 )
 FLAGS = flags.FLAGS
 
+if __name__ == "__main__":  # a user's command: TensorFlow (imported by jobs) starts quietly
+    from official import quiet_start
+
+    quiet_start.import_tensorflow()
+
 from official import jobs  # noqa: E402
 from official.configs import tpu_flags  # noqa: E402, F401  (resnet_main.py's flags)
 
@@ -71,9 +76,6 @@ def run(config, model_dir: str, mode: str, export_dir: str | None) -> dict:
 
 def main(argv):
     del argv
-    from official import quiet_start
-
-    quiet_start.import_tensorflow()
     logging.getLogger("official").setLevel(logging.INFO)
     # TensorFlow's own INFO lines (checkpoint sharding, SavedModel assets) drown the progress.
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
