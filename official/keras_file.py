@@ -61,7 +61,7 @@ def read_entries(path: str) -> tuple[EvalPreprocessing | None, list[str] | None]
 
 
 def load(path: str) -> tuple[keras.Model, EvalPreprocessing | None, list[str] | None]:
-    import official  # noqa: F401  (registers the custom layers)
+    import official.models  # noqa: F401  (registers the custom layers)
 
     model = keras.saving.load_model(path, compile=False)
     return (model, *read_entries(path))
