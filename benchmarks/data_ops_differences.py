@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks import sample_photos  # noqa: E402
 from official.benchmark import machine_description  # noqa: E402
 from official.data import preprocess, randaugment  # noqa: E402
 
@@ -33,15 +34,8 @@ MAGNITUDES = (0, 5, 10, 15, 20, 30)
 
 
 def load_photos() -> dict:
-    """scikit-image's sample photos; scikit-image is a test-only dependency
-    (requirements-test.txt), so its absence is one line, not a traceback."""
-    try:
-        from skimage import data
-    except ImportError:
-        sys.exit(
-            "error: benchmarks/data_ops_differences.py measures photos shipped with "
-            "scikit-image, which the main install leaves out: pip install -r requirements-test.txt"
-        )
+    """scikit-image's sample photos (benchmarks/sample_photos.py)."""
+    data = sample_photos.skimage_data("data_ops_differences.py")
     return {"astronaut": data.astronaut(), "chelsea": data.chelsea(), "coffee": data.coffee()}
 
 

@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks import sample_photos  # noqa: E402
 from official.benchmark import machine_description  # noqa: E402
 from official.data import preprocess, randaugment, video, video_record  # noqa: E402
 
@@ -51,16 +52,7 @@ SIZES = [(500, 375), (500, 333), (375, 500), (640, 480), (800, 600)]  # ImageNet
 
 
 def skimage_data():
-    """scikit-image's sample photos module; scikit-image is a test-only dependency
-    (requirements-test.txt), so its absence is one line, not a traceback."""
-    try:
-        from skimage import data
-    except ImportError:
-        sys.exit(
-            "error: benchmarks/input_pipeline.py times real photos shipped with scikit-image, "
-            "which the main install leaves out: pip install -r requirements-test.txt"
-        )
-    return data
+    return sample_photos.skimage_data("input_pipeline.py")
 
 
 def make_jpegs() -> list[bytes]:

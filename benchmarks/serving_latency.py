@@ -26,22 +26,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks import sample_photos  # noqa: E402
 from official import export, models  # noqa: E402
 from official.benchmark import machine_description  # noqa: E402
 from official.data import preprocess  # noqa: E402
 
 
 def skimage_data():
-    """scikit-image's sample photos module; scikit-image is a test-only dependency
-    (requirements-test.txt), so its absence is one line, not a traceback."""
-    try:
-        from skimage import data
-    except ImportError:
-        sys.exit(
-            "error: benchmarks/serving_latency.py times real photos shipped with scikit-image, "
-            "which the main install leaves out: pip install -r requirements-test.txt"
-        )
-    return data
+    return sample_photos.skimage_data("serving_latency.py")
 
 
 def photos(n: int) -> list[bytes]:

@@ -23,6 +23,7 @@ from official.data.eval_preprocessing import EvalPreprocessing
 from official.training import loop
 from official.training.strategy import get_strategy
 from tests.checkpoint_damage import CORRUPTIONS
+from tests.example_protos import example_bytes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "official", "train.py")
@@ -264,16 +265,6 @@ def _records(directory, examples, split="train"):
     tfrecord.write_shard(os.path.join(directory, f"{split}-00000-of-00001"), examples)
 
 
-def _example(**features):
-    def feature(value):
-        if isinstance(value, bytes):
-            return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-
-    proto = tf.train.Features(feature={k: feature(v) for k, v in features.items()})
-    return tf.train.Example(features=proto).SerializeToString()
-
-
 def _jpeg(seed):
     pixels = np.random.default_rng(seed).integers(0, 255, (32, 32, 3), dtype=np.uint8)
     return tf.io.encode_jpeg(pixels).numpy()
@@ -284,7 +275,7 @@ def test_wrong_schema_out_of_range_labels_and_undecodable_data_stop_in_one_line(
 ):
     wrong = tmp_path / "wrong_schema"
     for split in ("train", "validation"):
-        _records(wrong, [_example(img=_jpeg(i), lbl=1) for i in range(8)], split)
+        _records(wrong, [example_bytes({"img": _jpeg(i), "lbl": 1}) for i in range(8)], split)
     assert cli(command(tmp_path / "a", data_dir=str(wrong))) == 2
     assert error_lines(capsys) == [
         f"error: {wrong}/train-00000-of-00001: its records have no image/encoded and no "

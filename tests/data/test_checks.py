@@ -2,21 +2,11 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from official.configs.config import DataConfig
 from official.data import checks, tfrecord
 from tests.data.conftest import encode
-
-
-def _example(features: dict) -> bytes:
-    def feature(value):
-        if isinstance(value, bytes):
-            return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-
-    proto = tf.train.Features(feature={k: feature(v) for k, v in features.items()})
-    return tf.train.Example(features=proto).SerializeToString()
+from tests.example_protos import example_bytes
 
 
 def _jpeg(seed=0):
@@ -29,7 +19,7 @@ def _config(data_dir, **kwargs):
 
 
 def test_wrong_schema_names_the_missing_features_and_the_found_ones(tmp_path):
-    records = [_example({"img": _jpeg(i), "lbl": 3}) for i in range(4)]
+    records = [example_bytes({"img": _jpeg(i), "lbl": 3}) for i in range(4)]
     tfrecord.write_shard(str(tmp_path / "train-00000-of-00001"), records)
     with pytest.raises(checks.DataError) as error:
         checks.check_split(_config(tmp_path), "train", 64)
@@ -93,7 +83,7 @@ def test_clip_records_are_checked_as_sequence_examples(tmp_path):
     with pytest.raises(checks.DataError, match=r"a record has label 3 .*data.num_classes=3\)"):
         checks.check_split(config(num_classes=3), "train", 64)
     # image Examples where clips are expected: their features read as a context, no frames
-    images = [_example({"image/encoded": _jpeg(), "image/class/label": 1})]
+    images = [example_bytes({"image/encoded": _jpeg(), "image/class/label": 1})]
     tfrecord.write_shard(str(tmp_path / "train-00000-of-00001"), images)
     with pytest.raises(checks.DataError) as error:
         checks.check_split(config(num_classes=8), "train", 64)
