@@ -302,7 +302,8 @@ def main(flag_values) -> int:
     if "top1" in results:
         print(
             f"validation top-1 {results['top1']:.4f}, top-5 {results['top5']:.4f} "
-            f"on {results['examples']} images ({config.model.name}, {directory})"
+            f"on {results['examples']} {'videos' if config.data.kind == 'video' else 'images'} "
+            f"({config.model.name}, {directory})"
         )
     if "export" in results:
         print(f"exported SavedModel: {results['export']}")

@@ -124,7 +124,7 @@ def test_killed_sample_video_run_resumes_then_exports_a_model_that_answers_clips
     assert f"at step {killed_at}" in resumed.stderr
     assert tf.train.latest_checkpoint(str(model_dir)).endswith("ckpt-12")
     top1 = float(re.search(r"validation top-1 ([\d.]+)", resumed.stdout).group(1))
-    assert 0.0 <= top1 <= 1.0 and "on 24 " in resumed.stdout
+    assert 0.0 <= top1 <= 1.0 and "on 24 videos " in resumed.stdout
 
     export_dir = model_dir / "export" / "1"
     served = tf.saved_model.load(str(export_dir))
