@@ -17,6 +17,10 @@ from official.data import preprocess, tfrecord
 from official.training import loop
 from official.training.strategy import get_strategy
 
+# Converting and calibrating LiteRT files takes tens of seconds per model: CI runs these, the
+# development subset (-m "not slow") leaves them out.
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("ai_edge_litert")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -114,7 +118,6 @@ def trained_run(sample_dir, tmp_path_factory):
     return trainer
 
 
-@pytest.mark.slow
 def test_cli_exports_a_run_and_int8_keeps_its_top1(trained_run, sample_dir):
     model_dir = trained_run.model_dir
     result = subprocess.run(

@@ -25,6 +25,10 @@ from official.training.strategy import get_strategy
 from tests.checkpoint_damage import CORRUPTIONS
 from tests.example_protos import example_bytes
 
+# Whole train.py jobs on the sample set (about two minutes together): CI runs them, the
+# development subset (-m "not slow") leaves them out; tests/test_run_dir.py stays in it.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "official", "train.py")
 # The run a user made with --params_override (12 classes, not the recipe's 10): 45 steps in

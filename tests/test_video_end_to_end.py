@@ -21,6 +21,9 @@ from official.data import tfrecord, video, video_files, video_record, video_samp
 from official.training import loop, video_eval
 from official.training.strategy import get_strategy
 
+# Whole train.py runs of the clip recipe: CI runs these, the development subset leaves them out.
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 120 clips: 96 train, 24 validation; batch 16 -> 6 steps an epoch.
 SMALL = {"train.steps_per_loop": 3, "data.train_batch_size": 16, "data.eval_batch_size": 8}

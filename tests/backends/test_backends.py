@@ -21,6 +21,10 @@ import pytest
 
 from official import models
 
+# Each case starts a Keras process on another backend (tens of seconds): CI runs them, the
+# development subset (-m "not slow") leaves them out.
+pytestmark = pytest.mark.slow
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Without dropout and stochastic depth, a training step's loss on a fixed batch is a function of
 # the weights alone, so "fit lowered it" holds on every run.

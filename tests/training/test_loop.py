@@ -97,6 +97,7 @@ def test_xla_compiled_train_step(sample_dir, tmp_path):
     assert np.isfinite(last) and last < first
 
 
+@pytest.mark.slow
 def test_xla_on_two_replicas(sample_dir, tmp_path):
     """runtime.xla under MirroredStrategy: one XLA program per replica for the forward and
     backward pass; each replica draws its own dropout and stochastic-depth masks."""
