@@ -109,7 +109,15 @@ def trained_run(sample_dir, tmp_path_factory):
     config = recipes.get("sample")
     config.data.data_dir = sample_dir
     overrides.apply_overrides(
-        config, {"train.epochs": 4, "train.eval_every_epochs": 4, "train.steps_per_loop": 45}
+        config,
+        {
+            "train.epochs": 4,
+            "train.eval_every_epochs": 4,
+            "train.steps_per_loop": 45,
+            # A fixed data order and augmentation: the same trained model, int8 calibration and
+            # top-1 gap on every run, so the 2-point check cannot pass or fail by chance.
+            "data.seed": 1,
+        },
     )
     model_dir = str(tmp_path_factory.mktemp("run"))
     overrides.save_yaml(config, os.path.join(model_dir, overrides.RUN_CONFIG_FILE))
