@@ -427,13 +427,9 @@ def sample_video() -> ExperimentConfig:
             num_test_clips=2,
             num_test_crops=3,
         ),
-        optimizer=OptimizerConfig(
-            base_learning_rate=0.4,
-            warmup_epochs=1,
-            weight_decay=5e-5,
-            label_smoothing=0.1,
-            ema_decay=0.99,
-        ),
-        train=TrainConfig(epochs=12, num_train_images=1437, steps_per_loop=45, eval_every_epochs=4),
+        # The image sample's schedule, EMA and run length: the clip set has as many videos as
+        # the digits set has images.
+        optimizer=sample().optimizer,
+        train=sample().train,
         runtime=RuntimeConfig(strategy="cpu"),
     )
