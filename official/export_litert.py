@@ -35,18 +35,25 @@ CALIBRATION_IMAGES = 200
 
 def write_saved_model(model, directory: str, image_size: int) -> None:
     """A SavedModel whose serving signature takes pixels in 0..255, applies the ImageNet
-    normalization and returns the model's logits (inference mode). Keras' ExportArchive saves
-    the variables so that the converter freezes them into constants."""
+    normalization (folded into the stem convolution where it can be: official/litert_stem.py)
+    and returns the model's logits (inference mode). Keras' ExportArchive saves the variables so
+    that the converter freezes them into constants."""
     import keras
+
+    from official import litert_stem
 
     def logits(images):
         normalized = preprocess.normalize(images, tf.float32)
-        return {"logits": tf.cast(model(normalized, training=False), tf.float32)}
+        return tf.cast(model(normalized, training=False), tf.float32)
 
+    folded = litert_stem.folded_logits(model, image_size)
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    for tracked in folded.models if folded else (model,):
+        archive.track(tracked)
     spec = tf.TensorSpec([None, image_size, image_size, 3], tf.float32, name="images")
-    archive.add_endpoint("serve", logits, input_signature=[spec])
+    function = folded or logits
+    serve = lambda images: {"logits": function(images)}  # noqa: E731
+    archive.add_endpoint("serve", serve, input_signature=[spec])
     archive.write_out(directory, verbose=False)
 
 

@@ -3,6 +3,10 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# XLA's CPU backend optimizations (LLVM) cost more compile time than the tiny test models ever
+# run: level 0 halves the suite's XLA tests. Compiled programs compute the same values; only
+# their speed differs. Subprocesses (train.py runs) inherit it.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
@@ -13,6 +17,29 @@ _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked tensorflow_only (tf.distribute, tf.function, SavedModels) are skipped, with
+    their reason, when the model and layer tests run on another Keras backend
+    (tests/backends/test_model_tests_on_backends.py)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=f"TensorFlow only; this run is on {backend}")
+    for item in items:
+        if "tensorflow_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _jax_initial_values_from_numpy():
+    """On JAX, initial values come from NumPy (tests/backends/jax_init.py): Keras' jitted
+    initializers compile one XLA program per weight shape, most of a model test's time there."""
+    from tests.backends.jax_init import numpy_initial_values
+
+    with numpy_initial_values():
+        yield
 
 
 @pytest.fixture(autouse=True)

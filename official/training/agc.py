@@ -4,27 +4,32 @@ For each output unit i of a weight W with gradient G:
     if ||G_i|| / max(||W_i||, eps) > lambda:  G_i <- lambda * max(||W_i||, eps) / ||G_i|| * G_i
 Norms run over every axis but the output axis (the last, in Keras' kernel layouts); vectors
 (biases, gains) and scalars are clipped element-wise.
+
+Written with keras.ops: the training loop runs it on TensorFlow, and `with_agc` optimizers run it
+inside `model.fit` on whichever Keras backend is in use (JAX traces it under jit).
 """
 
 from __future__ import annotations
 
-import tensorflow as tf
+import keras
+from keras import ops
 
 
-def unitwise_norm(x: tf.Tensor) -> tf.Tensor:
+def unitwise_norm(x):
     """Frobenius norm per output unit, broadcastable against x."""
     if len(x.shape) <= 1:
-        return tf.abs(x)
-    axes = list(range(len(x.shape) - 1))
-    return tf.sqrt(tf.reduce_sum(tf.square(x), axis=axes, keepdims=True))
+        return ops.abs(x)
+    axes = tuple(range(len(x.shape) - 1))
+    return ops.sqrt(ops.sum(ops.square(x), axis=axes, keepdims=True))
 
 
-def clip_gradient(grad: tf.Tensor, param: tf.Tensor, clip: float, eps: float = 1e-3) -> tf.Tensor:
-    param = tf.cast(param, grad.dtype)
-    max_norm = tf.maximum(unitwise_norm(param), eps) * clip
+def clip_gradient(grad, param, clip: float, eps: float = 1e-3):
+    grad = ops.convert_to_tensor(grad)  # (NumPy gradients given to optimizer.apply)
+    param = ops.cast(param, keras.backend.standardize_dtype(grad.dtype))
+    max_norm = ops.maximum(unitwise_norm(param), eps) * clip
     grad_norm = unitwise_norm(grad)
-    clipped = grad * (max_norm / tf.maximum(grad_norm, 1e-6))
-    return tf.where(grad_norm > max_norm, clipped, grad)
+    clipped = grad * (max_norm / ops.maximum(grad_norm, 1e-6))
+    return ops.where(grad_norm > max_norm, clipped, grad)
 
 
 def adaptive_clip_gradients(grads, variables, clip: float, skip=lambda v: False, eps=1e-3):

@@ -15,7 +15,6 @@ JAX or PyTorch user need not have it installed.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.abc
 import json
 import os
@@ -39,40 +38,9 @@ import numpy as np  # noqa: E402
 sys.meta_path.insert(0, NoTensorFlow())
 
 from official import models  # noqa: E402
+from tests.backends.jax_init import numpy_initial_values  # noqa: E402
 
 FIT_EPOCHS = 3
-
-
-@contextlib.contextmanager
-def numpy_initial_values():
-    """Under JAX, Keras draws every initial value with a jitted jax.random function that XLA
-    compiles once per weight shape (0.1-1 s each on a CPU, most of a tiny model's build time).
-    The values are overwritten by the loaded weights, so while a model is built they come from
-    NumPy instead; every layer of the library still builds and runs on the backend."""
-    if keras.backend.backend() != "jax":
-        yield
-        return
-    from keras.src import backend as keras_backend
-
-    backend_random = keras_backend.random
-    rng = np.random.default_rng(0)
-
-    def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-        values = rng.normal(mean, stddev, shape)
-        return keras.ops.convert_to_tensor(values, dtype or keras.config.floatx())
-
-    def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
-        values = rng.uniform(minval, maxval, shape)
-        return keras.ops.convert_to_tensor(values, dtype or keras.config.floatx())
-
-    saved = {n: getattr(backend_random, n) for n in ("normal", "truncated_normal", "uniform")}
-    backend_random.normal = backend_random.truncated_normal = normal
-    backend_random.uniform = uniform
-    try:
-        yield
-    finally:
-        for n, fn in saved.items():
-            setattr(backend_random, n, fn)
 
 
 def as_kwargs(kwargs: dict) -> dict:

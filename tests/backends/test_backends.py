@@ -5,7 +5,7 @@ initial value (biases, BN statistics, gains, zero-initialized gammas and classif
 zero or unit parameter can hide a difference. A subprocess per backend (this process already runs
 Keras on TensorFlow; the backend is chosen at import) builds the same models, loads the
 .weights.h5 files and writes its logits; it trains with `fit` and round-trips `.keras` the models
-it is asked to (one by default, every one with BACKENDS_ALL=1: see DEFAULT below).
+it is asked to (every one, in CI).
 """
 
 from __future__ import annotations
@@ -152,30 +152,17 @@ def problems(report: dict, case_dir: str) -> list[str]:
 
 # Time on 2 CPU cores (docs/backends.md): a worker builds and runs the nine models in 25-40 s;
 # XLA compiles a JAX training step in 5-40 s a model, and PyTorch trains and reloads the larger
-# ones in 5-35 s each. So CI compares every family's logits and trains and reloads ShuffleNet
-# (the family whose pooling differed) on each backend; `BACKENDS_ALL=1 python -m pytest
-# tests/backends` trains and reloads every family on both (about 4 minutes here).
-DEFAULT = "shufflenet_g3"
-ALL = os.environ.get("BACKENDS_ALL") == "1"
+# ones in 5-35 s each: about 4 minutes for both backends, run by CI.
 
 
-def check_backend(backend: str, case_dir: str, fit: str, round_trip: str) -> None:
-    report = run_worker(backend, case_dir, fit=fit, round_trip=round_trip)
+def check_backend(backend: str, case_dir: str) -> None:
+    report = run_worker(backend, case_dir, fit="all", round_trip="all")
     found = problems(report, case_dir)
     assert not found, "\n".join(found)
-    chosen = sorted(CASES if fit == "all" else fit.split(","))
-    assert sorted(n for n, r in report["models"].items() if "losses" in r) == chosen
-    chosen = sorted(CASES if round_trip == "all" else round_trip.split(","))
-    assert sorted(n for n, r in report["models"].items() if "reload_max_diff" in r) == chosen
+    assert sorted(n for n, r in report["models"].items() if "losses" in r) == sorted(CASES)
+    assert sorted(n for n, r in report["models"].items() if "reload_max_diff" in r) == sorted(CASES)
 
 
-@pytest.mark.skipif(ALL, reason="BACKENDS_ALL=1 runs test_every_family_trains_and_reloads")
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_every_family_equals_tensorflow(backend, case_dir):
-    check_backend(backend, case_dir, fit=DEFAULT, round_trip=DEFAULT)
-
-
-@pytest.mark.skipif(not ALL, reason="BACKENDS_ALL=1 only (4 minutes; CI trains one family)")
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_every_family_trains_and_reloads(backend, case_dir):
-    check_backend(backend, case_dir, fit="all", round_trip="all")
+def test_every_family_equals_tensorflow_trains_and_reloads(backend, case_dir):
+    check_backend(backend, case_dir)

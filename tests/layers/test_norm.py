@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official.layers import group_count, norm_layer
 
@@ -17,15 +18,24 @@ def test_factory_builds_each_kind():
     bn = norm_layer("batch", 64, name="bn", momentum=0.0, epsilon=1e-5)
     assert isinstance(bn, keras.layers.BatchNormalization)
     assert (bn.momentum, bn.epsilon, bn.synchronized) == (0.0, 1e-5, False)
-    assert norm_layer("sync_batch", 64, name="sbn").synchronized is True
     gn = norm_layer("group", 64, name="gn")
     assert isinstance(gn, keras.layers.GroupNormalization) and gn.groups == 32
     assert isinstance(norm_layer("none", 64, name="id"), keras.layers.Identity)
 
 
+def test_sync_batch_is_tensorflow_only():
+    """Keras synchronizes BN statistics across replicas only on TensorFlow (tf.distribute); the
+    other backends refuse it in one line."""
+    if keras.backend.backend() == "tensorflow":
+        assert norm_layer("sync_batch", 64, name="sbn").synchronized is True
+    else:
+        with pytest.raises(ValueError, match="only supported with the TensorFlow backend"):
+            norm_layer("sync_batch", 64, name="sbn")
+
+
 def test_group_norm_matches_numpy():
     x = np.random.default_rng(0).normal(size=(2, 4, 4, 64)).astype("float32")
-    y = np.asarray(norm_layer("group", 64, name="gn")(x))
+    y = to_numpy(norm_layer("group", 64, name="gn")(x))
     g = x.reshape(2, 4, 4, 32, 2)
     ref = (g - g.mean(axis=(1, 2, 4), keepdims=True)) / np.sqrt(
         g.var(axis=(1, 2, 4), keepdims=True) + 1e-5
@@ -37,7 +47,7 @@ def test_group_norm_matches_numpy():
 def test_zero_init_outputs_zero(norm):
     x = np.random.default_rng(0).normal(size=(2, 4, 4, 32)).astype("float32")
     layer = norm_layer(norm, 32, name="n", zero_init=True)
-    assert np.all(np.asarray(layer(x, training=True)) == 0.0)
+    assert np.all(to_numpy(layer(x, training=True)) == 0.0)
 
 
 def test_unknown_norm_names_the_choices():

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official.layers import StandardizedConv2D
 from official.layers.activations import GAMMAS, ScaledActivation
@@ -42,7 +43,7 @@ def test_symmetric_strided_conv_equals_pytorch_padding():
     expected = tf.nn.depthwise_conv2d(
         np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0))), kernel, (1, 2, 2, 1), "VALID"
     )
-    np.testing.assert_allclose(model(x), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(model(x)), expected, rtol=1e-5, atol=1e-5)
     assert pad_for_window(inputs, 3, 1, "symmetric", name="x")[1] == "same"  # stride 1: no layer
     with pytest.raises(ValueError, match="padding='torch' is not a known convention"):
         pad_for_window(inputs, 3, 2, "torch", name="x")
@@ -56,12 +57,12 @@ def test_scaled_ws_with_eps_added_to_the_variance():
     fan_in = 3 * 3 * 6
     mean, var = kernel.mean((0, 1, 2)), kernel.var((0, 1, 2))
     expected = (kernel - mean) / np.sqrt((var + 1e-5) * fan_in)  # timm ScaledStdConv2d
-    np.testing.assert_allclose(conv.standardized_kernel(), expected, rtol=1e-4)
+    np.testing.assert_allclose(to_numpy(conv.standardized_kernel()), expected, rtol=1e-4)
     default = StandardizedConv2D(4, 3, scaled=True, eps=1e-5)
     default.build((None, 8, 8, 6))
     default.kernel.assign(kernel)
     deepmind = (kernel - mean) / np.sqrt(np.maximum(var * fan_in, 1e-5))
-    np.testing.assert_allclose(default.standardized_kernel(), deepmind, rtol=1e-4)
+    np.testing.assert_allclose(to_numpy(default.standardized_kernel()), deepmind, rtol=1e-4)
     assert not np.allclose(deepmind, expected, rtol=1e-2)  # small kernels tell them apart
     clone = StandardizedConv2D.from_config(conv.get_config())
     assert clone.eps_mode == "add"
@@ -74,5 +75,5 @@ def test_gelu_exact_is_the_erf_form_with_the_released_gamma():
     exact = 0.5 * x * (1 + np.vectorize(math.erf)(x / np.sqrt(2)))
     got = ScaledActivation("gelu_exact")(x)
     np.testing.assert_allclose(got, GAMMAS["gelu"] * exact, rtol=1e-5, atol=1e-6)
-    tanh_form = np.asarray(ScaledActivation("gelu")(x))
-    assert np.abs(tanh_form - np.asarray(got)).max() > 1e-5
+    tanh_form = to_numpy(ScaledActivation("gelu")(x))
+    assert np.abs(tanh_form - to_numpy(got)).max() > 1e-5

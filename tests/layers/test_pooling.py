@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official.layers.pooling import SameAveragePooling2D, mean_over_inputs
 
@@ -30,8 +31,8 @@ def reference(x: np.ndarray, k: int, s: int) -> np.ndarray:
 def test_equals_the_mean_over_input_positions(shape, k, s):
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
     expected = reference(x, k, s)
-    np.testing.assert_allclose(np.asarray(mean_over_inputs(x, k, s)), expected, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(SameAveragePooling2D(k, s)(x)), expected, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(mean_over_inputs(x, k, s)), expected, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(SameAveragePooling2D(k, s)(x)), expected, atol=1e-6)
 
 
 def test_the_border_of_an_even_input_averages_only_its_inputs():
@@ -39,7 +40,7 @@ def test_the_border_of_an_even_input_averages_only_its_inputs():
     # columns 2 and 3 only: (3 + 5) / 2. Replicating the edge, as Keras' PyTorch backend does,
     # would give (3 + 5 + 5) / 3.
     x = np.array([1.0, 2.0, 3.0, 5.0], "float32").reshape(1, 1, 4, 1)
-    y = np.asarray(mean_over_inputs(x, 3, 2))[0, 0, :, 0]
+    y = to_numpy(mean_over_inputs(x, 3, 2))[0, 0, :, 0]
     np.testing.assert_allclose(y, [2.0, 4.0], rtol=1e-6)
 
 

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official.layers import SqueezeExcite, StandardizedConv2D, StochasticDepth
 from official.layers.activations import ScaledActivation, SkipInitGain
@@ -27,13 +28,13 @@ LAYERS = [
 def test_config_round_trip_and_same_output(cls, kwargs, shape):
     layer = cls(**kwargs, name="layer")
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
-    y = np.asarray(layer(x))
+    y = to_numpy(layer(x))
     clone = keras.layers.deserialize(keras.layers.serialize(layer))
     assert type(clone) is cls and clone.get_config() == layer.get_config()
     if not clone.built:  # deserialization builds layers whose config records a build shape
         clone.build(shape)
     clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(np.asarray(clone(x)), y, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(clone(x)), y, rtol=1e-6)
 
 
 def test_resize_like_round_trip():
@@ -41,8 +42,8 @@ def test_resize_like_round_trip():
     clone = keras.layers.deserialize(keras.layers.serialize(layer))
     x = np.random.default_rng(0).normal(size=(1, 3, 3, 2)).astype("float32")
     ref = np.zeros((1, 6, 5, 7), "float32")
-    assert np.asarray(clone([x, ref])).shape == (1, 6, 5, 2)
-    np.testing.assert_allclose(np.asarray(clone([x, ref])), np.asarray(layer([x, ref])))
+    assert to_numpy(clone([x, ref])).shape == (1, 6, 5, 2)
+    np.testing.assert_allclose(to_numpy(clone([x, ref])), to_numpy(layer([x, ref])))
 
 
 def test_split_attention_round_trip():
@@ -52,7 +53,7 @@ def test_split_attention_round_trip():
     splits = np.random.default_rng(0).normal(size=(1, 3, 3, 8)).astype("float32")
     logits = np.random.default_rng(1).normal(size=(1, 1, 1, 8)).astype("float32")
     np.testing.assert_allclose(
-        np.asarray(clone([splits, logits])), np.asarray(layer([splits, logits])), rtol=1e-6
+        to_numpy(clone([splits, logits])), to_numpy(layer([splits, logits])), rtol=1e-6
     )
 
 

@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official.layers import SqueezeExcite, se_filters
 
@@ -14,9 +15,9 @@ def test_matches_numpy_reference():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 5, 5, 8)).astype("float32")
     se = SqueezeExcite(2)
-    y = np.asarray(se(x))
-    w1, b1 = (np.asarray(v) for v in se.reduce.weights)
-    w2, b2 = (np.asarray(v) for v in se.expand.weights)
+    y = to_numpy(se(x))
+    w1, b1 = (to_numpy(v) for v in se.reduce.weights)
+    w2, b2 = (to_numpy(v) for v in se.expand.weights)
     s = np.maximum(x.mean(axis=(1, 2)) @ w1 + b1, 0) @ w2 + b2
     gate = 1 / (1 + np.exp(-s))
     np.testing.assert_allclose(y, x * gate[:, None, None, :], rtol=1e-5, atol=1e-6)

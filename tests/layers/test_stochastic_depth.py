@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official.layers import StochasticDepth
 
@@ -8,15 +9,15 @@ from official.layers import StochasticDepth
 def test_identity_at_inference():
     x = np.random.default_rng(0).normal(size=(8, 4, 4, 3)).astype("float32")
     layer = StochasticDepth(0.5)
-    np.testing.assert_array_equal(np.asarray(layer(x)), x)
-    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    np.testing.assert_array_equal(to_numpy(layer(x)), x)
+    np.testing.assert_array_equal(to_numpy(layer(x, training=False)), x)
 
 
 def test_training_drops_whole_samples_and_preserves_the_mean():
     rate = 0.3
     layer = StochasticDepth(rate, seed=7)
     x = np.ones((20000, 2, 2, 1), "float32")
-    y = np.asarray(layer(x, training=True))
+    y = to_numpy(layer(x, training=True))
     per_sample = y.reshape(len(y), -1)
     # Each sample is either dropped (0) or kept and scaled by 1/(1-rate), never mixed.
     assert np.all(
@@ -25,7 +26,7 @@ def test_training_drops_whole_samples_and_preserves_the_mean():
     dropped = (per_sample == 0).all(axis=1).mean()
     assert abs(dropped - rate) < 0.02  # 20000 Bernoulli(0.3): std 0.0032
     assert abs(y.mean() - 1.0) < 0.03  # the expected value is preserved
-    y2 = np.asarray(layer(x, training=True))
+    y2 = to_numpy(layer(x, training=True))
     assert not np.array_equal(y, y2)  # a fresh mask per call
 
 

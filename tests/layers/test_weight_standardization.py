@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official.layers import StandardizedConv2D
 
@@ -16,7 +17,7 @@ def test_standardized_kernel_has_zero_mean_unit_variance_per_output_channel():
     conv = StandardizedConv2D(8, 3)
     conv.build((None, 6, 6, 5))
     conv.kernel.assign(np.random.default_rng(0).normal(2.0, 3.0, size=(3, 3, 5, 8)))
-    w = np.asarray(conv.standardized_kernel())
+    w = to_numpy(conv.standardized_kernel())
     np.testing.assert_allclose(w.mean(axis=(0, 1, 2)), 0.0, atol=1e-5)
     np.testing.assert_allclose(w.var(axis=(0, 1, 2)), 1.0, atol=1e-4)
 
@@ -29,9 +30,9 @@ def test_convolution_uses_the_standardized_kernel():
     conv.build(x.shape)
     conv.kernel.assign(kernel)
     expected = tf.nn.conv2d(x, _numpy_standardize(kernel, 1e-5), 1, "SAME")
-    np.testing.assert_allclose(np.asarray(conv(x)), expected.numpy(), atol=1e-4)
+    np.testing.assert_allclose(to_numpy(conv(x)), expected.numpy(), atol=1e-4)
     # The stored variable stays raw; only the kernel used is standardized.
-    np.testing.assert_array_equal(np.asarray(conv.kernel), kernel)
+    np.testing.assert_array_equal(to_numpy(conv.kernel), kernel)
 
 
 def test_scaled_variant_has_unit_variance_times_fan_in_and_a_gain():
@@ -40,7 +41,7 @@ def test_scaled_variant_has_unit_variance_times_fan_in_and_a_gain():
     assert conv.eps == 1e-4 and conv.use_bias
     conv.kernel.assign(np.random.default_rng(2).normal(size=(3, 3, 6, 4)))
     conv.gain.assign([1.0, 2.0, 0.5, 1.0])
-    w = np.asarray(conv.standardized_kernel())
+    w = to_numpy(conv.standardized_kernel())
     fan_in = 3 * 3 * 6
     np.testing.assert_allclose(w.mean(axis=(0, 1, 2)), 0.0, atol=1e-6)
     np.testing.assert_allclose(w.var(axis=(0, 1, 2)) * fan_in, [1.0, 4.0, 0.25, 1.0], rtol=1e-3)
@@ -56,8 +57,8 @@ def test_config_round_trip():
 def test_runs_under_mixed_bfloat16():
     conv = StandardizedConv2D(4, 3)
     y = conv(np.ones((1, 5, 5, 3), "float32"))
-    assert y.dtype == "bfloat16" and conv.kernel.dtype == "float32"
-    assert np.all(np.isfinite(np.asarray(keras.ops.cast(y, "float32"))))
+    assert keras.backend.standardize_dtype(y.dtype) == "bfloat16" and conv.kernel.dtype == "float32"
+    assert np.all(np.isfinite(to_numpy(keras.ops.cast(y, "float32"))))
 
 
 def test_scaled_gain_survives_a_keras_file(tmp_path):
@@ -66,4 +67,4 @@ def test_scaled_gain_survives_a_keras_file(tmp_path):
     model.get_layer("ws").gain.assign([0.5, 1.5, 2.0, 3.0])
     model.save(tmp_path / "ws.keras")
     restored = keras.saving.load_model(tmp_path / "ws.keras")
-    np.testing.assert_array_equal(np.asarray(restored.get_layer("ws").gain), [0.5, 1.5, 2.0, 3.0])
+    np.testing.assert_array_equal(to_numpy(restored.get_layer("ws").gain), [0.5, 1.5, 2.0, 3.0])

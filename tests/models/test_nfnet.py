@@ -5,6 +5,7 @@ import math
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official import models
 from official.layers.activations import GAMMAS, ScaledActivation, SkipInitGain
@@ -40,7 +41,7 @@ def test_no_layer_is_a_normalization_layer(name):
 def test_gammas_preserve_unit_variance():
     z = np.random.default_rng(0).normal(size=2_000_000).astype("float32")
     for activation in ("relu", "gelu"):
-        y = np.asarray(ScaledActivation(activation)(z))
+        y = to_numpy(ScaledActivation(activation)(z))
         assert abs(y.std() - 1.0) < 0.01, activation
     assert GAMMAS["relu"] == pytest.approx(1.7139, abs=1e-4)
     assert GAMMAS["gelu"] == pytest.approx(1.7015, abs=1e-4)
@@ -55,7 +56,7 @@ def test_block_variance_follows_the_expected_variance_bookkeeping():
     outs = [layer.name for layer in model.layers if layer.name.endswith("_out")]
     probe = keras.Model(model.input, [model.get_layer(n).output for n in outs])
     x = np.random.default_rng(0).normal(size=(8, 64, 64, 3)).astype("float32")
-    variances = [float(np.var(np.asarray(t))) for t in probe(x)]
+    variances = [float(np.var(to_numpy(t))) for t in probe(x)]
     expected, out = [], 1.0
     for name in outs:
         out = 1.0 + alpha**2 if name.endswith("block1_out") else out + alpha**2
@@ -72,7 +73,7 @@ def test_skipinit_makes_fresh_blocks_identity():
         [model.get_layer("stage2_block1_out").output, model.get_layer("stage2_block2_out").output],
     )
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
-    before, after = (np.asarray(t) for t in probe(x))
+    before, after = (to_numpy(t) for t in probe(x))
     np.testing.assert_array_equal(after, before)
 
 
@@ -109,4 +110,4 @@ def test_agc_optimizer_wrapper_clips_before_the_update():
     optimizer = with_agc(keras.optimizers.SGD(1.0), 0.01)
     optimizer.apply([np.full((4, 3), 100.0, "float32")], [variable])
     # Unit-wise: ||W_col|| = 2, max ||G_col|| = 0.02, so each column moves by 0.02 / 2 = 0.01.
-    np.testing.assert_allclose(np.asarray(variable), 1.0 - 0.01, rtol=1e-5)
+    np.testing.assert_allclose(to_numpy(variable), 1.0 - 0.01, rtol=1e-5)

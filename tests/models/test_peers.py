@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official import models
 from official.layers.channel_shuffle import ChannelShuffle
@@ -36,10 +37,10 @@ def test_efficientnet_drop_connect_rises_with_block_index():
 
 def test_channel_shuffle_is_a_permutation_undone_by_its_inverse():
     x = np.arange(2 * 3 * 12, dtype="float32").reshape(2, 1, 3, 12)
-    shuffled = np.asarray(ChannelShuffle(3)(x))
+    shuffled = to_numpy(ChannelShuffle(3)(x))
     assert sorted(shuffled[0, 0, 0]) == sorted(x[0, 0, 0]) and not np.array_equal(shuffled, x)
     np.testing.assert_array_equal(shuffled[0, 0, 0, :4], [0, 4, 8, 1])  # group-interleaved
-    np.testing.assert_array_equal(np.asarray(ChannelShuffle(4)(shuffled)), x)
+    np.testing.assert_array_equal(to_numpy(ChannelShuffle(4)(shuffled)), x)
 
 
 def test_attention_module_with_zero_mask_equals_its_trunk():
@@ -53,5 +54,5 @@ def test_attention_module_with_zero_mask_equals_its_trunk():
     bn.beta.assign(np.full(32, 10.0))
     module.get_layer("m_mask_conv2").kernel.assign(np.full((1, 1, 32, 32), -10.0))
     x = np.random.default_rng(0).normal(size=(2, 16, 16, 32)).astype("float32")
-    result, trunk = (np.asarray(t) for t in module(x))
+    result, trunk = (to_numpy(t) for t in module(x))
     np.testing.assert_array_equal(result, trunk)

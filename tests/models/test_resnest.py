@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official import models
 from official.layers import norm_layer
@@ -34,15 +35,15 @@ def test_radix_one_is_sigmoid_gating_like_se():
     )
     model = keras.Model(inputs, out)
     x = np.random.default_rng(0).normal(size=(2, 6, 6, 8)).astype("float32")
-    y = np.asarray(model(x))
+    y = to_numpy(model(x))
     # Reference: SE-style gating x * sigmoid(W2 relu(BN(W1 mean(x)))) on the conv's output.
-    features = np.asarray(keras.Model(inputs, model.get_layer("sa_relu0").output)(x))
-    w1, b1 = (np.asarray(v) for v in model.get_layer("sa_fc1").weights)
-    w2, b2 = (np.asarray(v) for v in model.get_layer("sa_fc2").weights)
+    features = to_numpy(keras.Model(inputs, model.get_layer("sa_relu0").output)(x))
+    w1, b1 = (to_numpy(v) for v in model.get_layer("sa_fc1").weights)
+    w2, b2 = (to_numpy(v) for v in model.get_layer("sa_fc2").weights)
     bn = model.get_layer("sa_bn1")
     h = features.mean(axis=(1, 2)) @ w1[0, 0] + b1
-    h = (h - np.asarray(bn.moving_mean)) / np.sqrt(np.asarray(bn.moving_variance) + bn.epsilon)
-    h = np.maximum(h * np.asarray(bn.gamma) + np.asarray(bn.beta), 0)
+    h = (h - to_numpy(bn.moving_mean)) / np.sqrt(to_numpy(bn.moving_variance) + bn.epsilon)
+    h = np.maximum(h * to_numpy(bn.gamma) + to_numpy(bn.beta), 0)
     gate = 1 / (1 + np.exp(-(h @ w2[0, 0] + b2)))
     np.testing.assert_allclose(y, features * gate[:, None, None, :], rtol=1e-5, atol=1e-6)
 
@@ -55,9 +56,9 @@ def test_radix_two_weights_the_splits_by_a_softmax():
     )
     model = keras.Model(inputs, out)
     x = np.random.default_rng(1).normal(size=(1, 4, 4, 6)).astype("float32")
-    splits = np.asarray(keras.Model(inputs, model.get_layer("sa_relu0").output)(x))
-    logits = np.asarray(keras.Model(inputs, model.get_layer("sa_fc2").output)(x))[0, 0, 0]
+    splits = to_numpy(keras.Model(inputs, model.get_layer("sa_relu0").output)(x))
+    logits = to_numpy(keras.Model(inputs, model.get_layer("sa_fc2").output)(x))[0, 0, 0]
     logits = logits.reshape(2, 6)
     weights = np.exp(logits) / np.exp(logits).sum(axis=0)
     expected = splits[..., :6] * weights[0] + splits[..., 6:] * weights[1]
-    np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(model(x)), expected, rtol=1e-5, atol=1e-6)

@@ -79,6 +79,7 @@ def test_a_wrong_number_of_temporal_kernels_is_refused():
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow_only
 def test_training_step_compiles_with_xla_and_matches_the_graph_step():
     """Self-gating, 3D convs and pools inside a jit_compile=True train step (XLA:CPU)."""
     import tensorflow as tf

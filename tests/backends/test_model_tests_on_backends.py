@@ -1,0 +1,57 @@
+"""The layer and model tests (tests/layers, tests/models) pass on JAX and PyTorch too.
+
+Each backend runs in a pytest subprocess with KERAS_BACKEND set (the backend is chosen when Keras
+is imported, and this process runs TensorFlow). Tests marked `tensorflow_only` (tf.distribute,
+tf.function, SavedModels) are skipped there with their reason. tests/models/test_registry.py
+(every registered name built, stepped and reloaded: minutes of XLA compiles on JAX) stays on
+TensorFlow; test_backends.py checks every family's logits, `fit` and `.keras` round trip on both
+backends instead. Time on 2 CPU cores (docs/backends.md): PyTorch runs all of them in about a
+minute; JAX compiles every new shape, so CI runs its development subset (-m "not slow", about
+2 minutes); `KERAS_BACKEND=jax python -m pytest tests/layers tests/models` runs the rest.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SELECTION = {"torch": [], "jax": ["-m", "not slow"]}
+# At least this many must pass on each backend: a run that collects nothing cannot pass.
+MINIMUM_PASSED = {"torch": 130, "jax": 100}
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_layer_and_model_tests_pass_on(backend):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed (pip install -r requirements-test.txt)")
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+        "tests/layers",
+        "tests/models",
+        "--ignore=tests/models/test_registry.py",
+        *SELECTION[backend],
+    ]
+    env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1200
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    passed = re.search(r"(\d+) passed", output)
+    assert passed and int(passed.group(1)) >= MINIMUM_PASSED[backend], output[-2000:]
+    assert "failed" not in output.splitlines()[-1], output[-2000:]
