@@ -19,10 +19,28 @@ tf.config.set_logical_device_configuration(
 )
 
 
+# The files that take minutes, longest first. Two pytest workers take whole files in collection
+# order (--dist loadfile); one of these collected last would run alone at the end while the
+# other worker idles, so they are handed out first.
+LONGEST_FILES = (
+    "tests/training/test_xla_families.py",
+    "tests/test_train_cli.py",
+    "tests/backends/test_backends.py",
+    "tests/backends/test_model_tests_on_backends.py",
+    "tests/models/test_registry.py",
+    "tests/test_train_modes.py",
+    "tests/test_jobs.py",
+    "tests/training/test_loop.py",
+    "tests/weights/test_timm.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked tensorflow_only (tf.distribute, tf.function, SavedModels) are skipped, with
-    their reason, when the model and layer tests run on another Keras backend
-    (tests/backends/test_model_tests_on_backends.py)."""
+    """Longest files first (above). Tests marked tensorflow_only (tf.distribute, tf.function,
+    SavedModels) are skipped, with their reason, when the model and layer tests run on another
+    Keras backend (tests/backends/test_model_tests_on_backends.py)."""
+    rank = {path: i for i, path in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
     backend = keras.backend.backend()
     if backend == "tensorflow":
         return
