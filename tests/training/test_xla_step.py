@@ -56,14 +56,18 @@ def test_compiled_step_equals_the_uncompiled_step(sample_dir, tmp_path):
     assert loss_compiled == pytest.approx(loss_plain, rel=1e-6)
 
     # One step from the same state: every update (weights, BN statistics, momentum, EMA) equals
-    # the uncompiled one to float32 rounding of the update itself.
+    # the uncompiled one to float32 rounding of the update itself. XLA's CPU code (built at the
+    # suite's backend optimization level 0, tests/conftest.py) sums convolution gradients in
+    # another order than TensorFlow's oneDNN kernels; through BatchNorm's batch statistics that
+    # reached 0.24% of the largest update on a few stem-kernel elements, so 1% is allowed. A
+    # wrong update (learning rate, decay, momentum, EMA, a missed BN statistic) is off by O(1).
     ends = state(plain), state(compiled)
     moved = 0
     for name, value in ends[0].items():
         update, compiled_update = value - start[name], ends[1][name] - start[name]
         scale = float(np.abs(update).max())
         np.testing.assert_allclose(
-            compiled_update, update, rtol=1e-3, atol=1e-3 * scale + 1e-7, err_msg=name
+            compiled_update, update, rtol=1e-2, atol=1e-2 * scale + 1e-7, err_msg=name
         )
         moved += scale > 0
     assert moved > len(start) // 2  # the step did update most of the state
