@@ -12,8 +12,10 @@ import numpy as np
 def numpy_initial_values():
     """Under JAX, Keras draws every initial value with a jitted jax.random function that XLA
     compiles once per weight shape (0.1-1 s each on a CPU, most of a tiny model's build time).
-    The values are overwritten by the loaded weights, so while a model is built they come from
-    NumPy instead; every layer of the library still builds and runs on the backend."""
+    Here they come from NumPy instead, with the same distributions (a truncated normal redrawn
+    beyond 2 stddev, as jax.random's) but not from Keras' seeds; every layer of the library
+    still builds and runs on the backend. The backend worker overwrites them with the loaded
+    weights; the layer and model tests on JAX use them as initial values."""
     if keras.backend.backend() != "jax":
         yield
         return
