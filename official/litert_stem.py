@@ -9,7 +9,7 @@ image cost as much as a stem convolution (measured on mnasnet_a1 at 224 with XNN
 
 where pad_mean pads the pixels with the mean pixel (whose normalized value is the 0 the model
 pads with). LiteRT pads with one scalar only, so the mean-pixel border is built by concatenating
-strips: a row or column sliced from the image, times 0, plus the mean (a few hundred values).
+strips: a row or column sliced from the image, minus itself, plus the mean (a few hundred values).
 The folded function computes the same logits as the model on normalized pixels, to float32
 rounding (tests/export/test_litert_stem.py).
 
@@ -75,7 +75,9 @@ def _mean_strips(x, axis: int, before: int, after: int):
     if before == after == 0:
         return x
     one = x[:, :1] if axis == 1 else x[:, :, :1]
-    strip = one * 0.0 + np.float32(preprocess.MEAN_RGB)
+    # (one - one), not one * 0.0: a full-integer converter quantizes a constant 0 with a scale of
+    # ~4e-9, XNNPACK refuses that MUL, and the int8 file then ran in three delegate partitions.
+    strip = one - one + np.float32(preprocess.MEAN_RGB)
     return tf.concat([strip] * before + [x] + [strip] * after, axis=axis)
 
 

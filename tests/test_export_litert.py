@@ -82,6 +82,19 @@ def test_every_quantization_runs_and_float32_equals_keras_on_real_images(
     assert int8.shape == expected.shape and np.all(np.isfinite(int8))
     # The output's quantization step is a fraction of the logits' range.
     assert out["quantization"][0] < (expected.max() - expected.min()) / 20
+    # XNNPACK takes each whole graph: one delegate partition (an op it refuses splits the graph,
+    # and every partition boundary leaves its work to LiteRT's own kernels).
+    for quantization in ("float32", "int8"):
+        assert delegate_partitions(paths[quantization]) == 1, quantization
+
+
+def delegate_partitions(path: str) -> int:
+    """How many delegate (XNNPACK) nodes LiteRT's default CPU set-up runs a file in."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path, num_threads=1)
+    interpreter.allocate_tensors()
+    return sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
 
 
 def test_calibration_takes_images_from_every_shard_in_turn(sample_dir):
