@@ -90,12 +90,19 @@ def test_one_loop_step_equals_the_pure_clipping_of_the_batch_gradient(
         for replica in strategy.experimental_local_results(variable.value):
             moved = start - np.asarray(replica)  # lr 1, plain SGD: the applied gradient
             # Tolerance: the rounding of start - after, and of gradients summed in another
-            # order (over 2 replicas, or in a graph); clipping per replica instead of on the sum
-            # is off by up to 2x on almost every element.
+            # order (over 2 replicas, or in a graph). A few elements that are sums of larger
+            # terms of both signs come out relatively far off (a stage-4 shortcut bias element:
+            # -8.11e-6 against -8.20e-6), so elements get 1% of the tensor's largest step and
+            # the tensor as a whole 0.1% in norm. Clipping per replica instead of on the sum is
+            # off by up to 2x on almost every element.
+            expected_step = step.numpy()
+            scale = max(float(np.linalg.norm(expected_step)), 1e-12)
+            error = np.linalg.norm(moved - expected_step) / scale
+            assert error < 1e-3, (variable.path, error)
             np.testing.assert_allclose(
                 moved,
-                step.numpy(),
+                expected_step,
                 rtol=1e-4,
-                atol=1e-6 * np.abs(start).max() + 1e-3 * np.abs(step.numpy()).max(),
+                atol=1e-6 * np.abs(start).max() + 1e-2 * np.abs(expected_step).max(),
                 err_msg=variable.path,
             )
