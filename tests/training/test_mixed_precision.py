@@ -73,10 +73,13 @@ def test_float16_on_two_devices_skips_a_step_that_overflows_on_one_replica(
         dataset = tf.data.Dataset.from_tensors((images, label_rows)).repeat()
         return iter(strategy.experimental_distribute_dataset(dataset))
 
-    # 1. Clean steps: the loss is finite and the weights move.
+    # 1. Clean steps: the loss is finite and the weights move. (At the initial loss scale of
+    # 2^15 a clean batch can overflow too, and that step is skipped with the scale halved: the
+    # data order is not seeded, and CI once saw 2 of these 3 steps applied.)
     start = per_replica(strategy, variables)
     metrics = trainer.train_loop(batches(one_hot), 3)
-    assert np.isfinite(metrics.loss) and trainer.step == 3
+    clean = trainer.step
+    assert np.isfinite(metrics.loss) and metrics.steps == 3 and clean >= 1
     trained = per_replica(strategy, variables)
     assert any(not np.array_equal(a, b) for a, b in zip(start[0], trained[0], strict=True))
 
@@ -84,7 +87,7 @@ def test_float16_on_two_devices_skips_a_step_that_overflows_on_one_replica(
     scale = float(trainer.optimizer.dynamic_scale.numpy())
     metrics = trainer.train_loop(batches(injected), 1)
     assert np.isfinite(metrics.loss) and metrics.loss > 1e4  # a finite loss: not a divergence
-    assert trainer.step == 3  # skipped: the step counter did not move
+    assert trainer.step == clean  # skipped: the step counter did not move
     assert float(trainer.optimizer.dynamic_scale.numpy()) == scale / 2  # loss scale halved
     after = per_replica(strategy, variables)
     for replica in after:  # both replicas skipped: no weight changed, none became Inf
@@ -93,7 +96,7 @@ def test_float16_on_two_devices_skips_a_step_that_overflows_on_one_replica(
 
     # 3. The next clean step is applied again, identically on both replicas, in float32.
     metrics = trainer.train_loop(batches(one_hot), 1)
-    assert np.isfinite(metrics.loss) and trainer.step == 4
+    assert np.isfinite(metrics.loss) and trainer.step == clean + 1
     final = per_replica(strategy, variables)
     assert any(not np.array_equal(a, b) for a, b in zip(trained[0], final[0], strict=True))
     for a, b in zip(final[0], final[1], strict=True):
