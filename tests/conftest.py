@@ -19,30 +19,20 @@ tf.config.set_logical_device_configuration(
 )
 
 
-# The files that take minutes, longest first (seconds of a full run on 2 cores: 300-400, 350,
-# 270, 210, 160, 150, 105, 100, 75, 70, 65, 60). Two pytest workers take whole files
-# (--dist loadfile); one of these handed out last would run alone at the end while the other
-# worker idles, so they go first. pytest_configure below keeps xdist from re-sorting the files
-# by their number of tests (its default), which put the two-test backend files last.
+# The files that take minutes, longest first. Two pytest workers take whole files in collection
+# order (--dist loadfile); one of these collected last would run alone at the end while the
+# other worker idles, so they are handed out first.
 LONGEST_FILES = (
-    "tests/backends/test_model_tests_on_backends.py",
-    "tests/test_train_cli.py",
-    "tests/models/test_registry.py",
     "tests/training/test_xla_families.py",
-    "tests/training/test_loop.py",
+    "tests/test_train_cli.py",
     "tests/backends/test_backends.py",
-    "tests/weights/test_timm.py",
+    "tests/backends/test_model_tests_on_backends.py",
+    "tests/models/test_registry.py",
     "tests/test_train_modes.py",
-    "tests/test_video_end_to_end.py",
     "tests/test_jobs.py",
-    "tests/models/test_resnet.py",
-    "tests/test_export_litert.py",
+    "tests/training/test_loop.py",
+    "tests/weights/test_timm.py",
 )
-
-
-def pytest_configure(config):
-    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: keep the order above
-        config.option.loadscopereorder = False
 
 
 def pytest_collection_modifyitems(config, items):
