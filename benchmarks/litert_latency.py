@@ -31,8 +31,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from official import quiet_start  # noqa: E402
 
 tf = quiet_start.import_tensorflow()
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
 
 import numpy as np  # noqa: E402
 
@@ -43,13 +41,28 @@ from official.data import preprocess, samples  # noqa: E402
 MODELS = ("mnasnet_a1", "shufflenet_g3", "efficientnet_b0", "resnet50")
 
 
+def set_up(script: str) -> None:
+    """Exits with one line naming `script` and the install when ai-edge-litert is missing;
+    then gives TensorFlow one intra-op and one inter-op thread (before it starts: not at import,
+    so that importing this file leaves a running TensorFlow alone)."""
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        sys.exit(
+            f"error: benchmarks/{script} runs .tflite files with ai-edge-litert, which the main "
+            "install leaves out: pip install -r requirements-test.txt"
+        )
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def litert_call(path: str, image: np.ndarray):
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=path, num_threads=1)
     interpreter.allocate_tensors()
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    data = image[None].astype(inp["dtype"])
+    data = export_litert.quantized_input(image[None], inp)
 
     def call():
         interpreter.set_tensor(inp["index"], data)
@@ -106,6 +119,7 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=10)
     parser.add_argument("--calibration", type=int, default=50)
     args = parser.parse_args()
+    set_up("litert_latency.py")
     size = args.image_size
 
     calibration = export_litert.calibration_images(

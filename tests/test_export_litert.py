@@ -72,7 +72,7 @@ def test_every_quantization_runs_and_float32_equals_keras_on_real_images(
 
     interpreter = Interpreter(model_path=paths["int8"])
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    assert inp["dtype"] == np.uint8 and inp["quantization"] == (1.0, 0)  # pixels as they are
+    assert inp["dtype"] == np.int8 and inp["quantization"] == (1.0, -128)  # pixel - 128
     assert out["dtype"] == np.int8
 
     for quantization, tolerance in (("float16", 1e-2), ("dynamic_int8", 0.1)):
@@ -86,6 +86,8 @@ def test_every_quantization_runs_and_float32_equals_keras_on_real_images(
     # and every partition boundary leaves its work to LiteRT's own kernels).
     for quantization in ("float32", "int8"):
         assert delegate_partitions(paths[quantization]) == 1, quantization
+        # ... and no op left outside it (a uint8 input's QUANTIZE was, before the input was int8).
+        assert fully_accelerated(paths[quantization]), quantization
 
 
 def delegate_partitions(path: str) -> int:
@@ -95,6 +97,32 @@ def delegate_partitions(path: str) -> int:
     interpreter = Interpreter(model_path=path, num_threads=1)
     interpreter.allocate_tensors()
     return sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
+
+
+def fully_accelerated(path: str) -> bool:
+    """Whether LiteRT's CompiledModel runs every op of a file on its CPU accelerator (XNNPACK)."""
+    from ai_edge_litert.compiled_model import CompiledModel
+    from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+
+    return CompiledModel.from_file(
+        path, hardware_accel=HardwareAccelerator.CPU
+    ).is_fully_accelerated()
+
+
+def test_pixels_become_the_integer_input_its_quantization_names():
+    pixels = np.array([0.0, 0.4, 127.6, 254.6, 255.0], np.float32)
+    as_int8 = {"dtype": np.int8, "quantization": (1.0, -128)}
+    np.testing.assert_array_equal(
+        export_litert.quantized_input(pixels, as_int8), np.array([-128, -128, 0, 127, 127], np.int8)
+    )
+    # Another calibrated range: q = round(x / scale) + zero_point, clipped to the type's range.
+    as_scaled = {"dtype": np.int8, "quantization": (0.5, -100)}
+    np.testing.assert_array_equal(
+        export_litert.quantized_input(pixels, as_scaled),
+        np.array([-100, -99, 127, 127, 127], np.int8),
+    )
+    as_float = {"dtype": np.float32, "quantization": (0.0, 0)}
+    np.testing.assert_array_equal(export_litert.quantized_input(pixels, as_float), pixels)
 
 
 def test_calibration_takes_images_from_every_shard_in_turn(sample_dir):

@@ -102,6 +102,7 @@ def test_named_scripts_import_only_what_the_main_install_provides():
 
 SKIMAGE = ("skimage", "shipped with scikit-image", "pip install -r requirements-test.txt")
 TORCH = ("torch", "runs timm's models", "pip install torch timm safetensors")
+LITERT = ("ai_edge_litert", "runs .tflite files with ai-edge-litert", SKIMAGE[2])
 
 
 @pytest.mark.parametrize(
@@ -111,6 +112,8 @@ TORCH = ("torch", "runs timm's models", "pip install torch timm safetensors")
         ("benchmarks/serving_latency.py", True, SKIMAGE),
         ("benchmarks/data_ops_differences.py", False, SKIMAGE),
         ("benchmarks/fidelity_timm.py", True, TORCH),
+        ("benchmarks/litert_latency.py", True, LITERT),
+        ("benchmarks/litert_stages.py", True, LITERT),
     ],
 )
 def test_scripts_with_an_extra_give_help_and_one_line_without_it(
