@@ -5,7 +5,7 @@ is imported, and this process runs TensorFlow). Tests marked `tensorflow_only` (
 tf.function, SavedModels) are skipped there with their reason. Time on 2 CPU cores
 (docs/backends.md): PyTorch runs all of them in under 2 minutes; JAX compiles every new shape, so
 CI runs its development subset (-m "not slow": one network per family and block type in
-tests/models/test_registry.py, about 3 minutes);
+tests/models/test_registry.py; 226 s inside a full CI run);
 `KERAS_BACKEND=jax python -m pytest tests/layers tests/models` runs the rest.
 """
 
