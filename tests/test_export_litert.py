@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -123,6 +124,20 @@ def test_pixels_become_the_integer_input_its_quantization_names():
     )
     as_float = {"dtype": np.float32, "quantization": (0.0, 0)}
     np.testing.assert_array_equal(export_litert.quantized_input(pixels, as_float), pixels)
+
+
+def test_the_stage_benchmark_cuts_after_the_stem_every_stage_and_the_head():
+    from benchmarks.litert_stages import stage_cuts
+
+    model = models.get("mnasnet_a1", num_classes=10, input_shape=(32, 32, 3), **TINY["mnasnet_a1"])
+    cuts = stage_cuts(model)
+    labels = [label for label, _ in cuts]
+    assert labels == ["stem", *(f"stage{i}" for i in range(1, 8)), "head", "pool + classifier"]
+    # Each cut is the last layer of its part: the next part starts from its output.
+    assert [layer for _, layer in cuts[:2]] == ["stem_act", "stage1_block1_project_bn"]
+    assert cuts[-2][1] == "head_act" and cuts[-1][1] is None
+    with pytest.raises(ValueError, match="no stem_"):
+        stage_cuts(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
 
 
 def test_calibration_takes_images_from_every_shard_in_turn(sample_dir):
