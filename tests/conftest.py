@@ -29,6 +29,7 @@ LONGEST_FILES = (
     "tests/test_train_cli.py",
     "tests/backends/test_backends.py",
     "tests/backends/test_model_tests_on_backends.py",
+    "tests/backends/test_model_tests_on_torch.py",
     "tests/models/test_registry.py",
     "tests/test_train_modes.py",
     "tests/test_jobs.py",

@@ -6,7 +6,9 @@ tf.function, SavedModels) are skipped there with their reason. Time on 2 CPU cor
 (docs/backends.md): PyTorch runs all of them in under 2 minutes; JAX compiles every new shape, so
 CI runs its development subset (-m "not slow": one network per family and block type in
 tests/models/test_registry.py; 226 s inside a full CI run);
-`KERAS_BACKEND=jax python -m pytest tests/layers tests/models` runs the rest.
+`KERAS_BACKEND=jax python -m pytest tests/layers tests/models` runs the rest. The PyTorch run
+is in test_model_tests_on_torch.py: pytest-xdist gives each file to one worker, and the two runs
+(minutes each) then go to both workers rather than one after the other on one.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ SELECTION = {"torch": [], "jax": ["-m", "not slow"]}
 MINIMUM_PASSED = {"torch": 185, "jax": 125}
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_layer_and_model_tests_pass_on(backend):
+def run_layer_and_model_tests(backend: str) -> None:
+    """tests/layers and tests/models in a pytest subprocess on `backend`, which must pass."""
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed (pip install -r requirements-test.txt)")
     command = [
@@ -53,3 +55,7 @@ def test_layer_and_model_tests_pass_on(backend):
     passed = re.search(r"(\d+) passed", output)
     assert passed and int(passed.group(1)) >= MINIMUM_PASSED[backend], output[-2000:]
     assert "failed" not in output.splitlines()[-1], output[-2000:]
+
+
+def test_layer_and_model_tests_pass_on_jax():
+    run_layer_and_model_tests("jax")
