@@ -22,8 +22,9 @@ tf.config.set_logical_device_configuration(
 # The files that take minutes, longest first. Two pytest workers take whole files
 # (--dist loadfile). pytest-xdist hands files out by their number of tests, most first (its
 # default loadscope reorder); this order only decides among files with as many tests. Turning
-# the reorder off to hand these out first was slower in one CI run this session (25.0 against
-# 21.7 minutes, cause not found), so it stays on.
+# the reorder off to hand these out first was slower in the one CI run tried (25.0 against 21.7
+# minutes), but identical code has since varied by 13% between runs, so that proved nothing; it
+# stays on until several runs each way are compared.
 LONGEST_FILES = (
     "tests/training/test_xla_families.py",
     "tests/test_train_cli.py",
