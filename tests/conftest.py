@@ -5,7 +5,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # XLA's CPU backend optimizations (LLVM) cost more compile time than the tiny test models ever
 # run: level 0 halves the suite's XLA tests. The programs compute the same functions, but may sum
-# in another order (float rounding: tests/training/test_xla_step.py). Subprocesses inherit it.
+# in another order (float rounding, which tests/training/test_xla_step.py avoids by comparing in
+# float64). Subprocesses inherit it.
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 
 import keras  # noqa: E402

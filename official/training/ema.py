@@ -43,15 +43,18 @@ class ModelEMA(tf.Module):
             for v in self._model_variables
         ]
 
-    def current_decay(self) -> tf.Tensor:
-        t = tf.cast(self.updates, tf.float32)
-        return tf.minimum(self.decay, (1.0 + t) / (10.0 + t))
+    def current_decay(self, dtype: tf.DType = tf.float32) -> tf.Tensor:
+        # In the shadows' own dtype: float64 weights average in float64, and a float32 run never
+        # computes in float64 (which TPUs do not have).
+        t = tf.cast(self.updates, dtype)
+        return tf.minimum(tf.constant(self.decay, dtype), (1.0 + t) / (10.0 + t))
 
     def update(self) -> None:
         """One EMA step; call it in the replica step, after the optimizer update."""
-        decay = self.current_decay()
+        decays = {s.dtype: self.current_decay(s.dtype) for s in self.shadows}
         for shadow, variable in zip(self.shadows, self._model_variables, strict=True):
             value = tf.cast(variable.value, shadow.dtype)
+            decay = decays[shadow.dtype]
             shadow.assign(decay * shadow + (1.0 - decay) * value)
         self.updates.assign_add(1)
 

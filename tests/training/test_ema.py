@@ -59,3 +59,19 @@ def test_shadows_are_float32_under_mixed_precision():
     ema = ModelEMA(model, 0.9)
     assert {s.dtype.name for s in ema.shadows} == {"float32"}
     assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+
+
+def test_float64_weights_average_in_float64():
+    keras.mixed_precision.set_global_policy("float64")
+    try:
+        model = models.get("resnet18", width_multiplier=0.25, num_classes=3, input_shape=(16, 16, 3))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    kernel = model.get_layer("stem_conv1").kernel
+    ema = ModelEMA(model, 0.9)
+    start = np.asarray(kernel).copy()
+    kernel.assign(start + 1.0)
+    ema.update()  # the first decay is min(0.9, 1/10): the shadow moves 0.9 of the way
+    shadow = dict(zip([v.path for v in ema._model_variables], ema.shadows, strict=True))[kernel.path]
+    assert shadow.dtype == "float64"
+    np.testing.assert_allclose(np.asarray(shadow), start + 0.9, rtol=0, atol=1e-12)
