@@ -224,9 +224,9 @@ def export_run(
     model_dir: str, export_dir: str | None = None, checkpoint: str | None = None, top_k: int = 5
 ) -> str:
     """Exports a training run, reading its directory only: its params.yaml, and `checkpoint`
-    or else the newest checkpoint that restores (official/run_dir.py walks back over corrupt
-    ones). export_dir defaults to <model_dir>/export."""
-    from official import run_dir
+    or else the newest checkpoint that restores (official/checkpoint_fallback.py walks back over
+    corrupt ones). export_dir defaults to <model_dir>/export."""
+    from official import checkpoint_fallback, run_dir
     from official.training import loop
 
     run = run_dir.RunDirectory(model_dir)
@@ -234,14 +234,15 @@ def export_run(
     if config is None:
         raise FileNotFoundError(f"{run.record_path} not found: --model_dir must be a training run.")
     if checkpoint and not tf.io.gfile.exists(f"{checkpoint}.index"):
-        names = [os.path.basename(p) for p in reversed(run_dir.checkpoint_paths(model_dir))]
+        paths = checkpoint_fallback.checkpoint_paths(model_dir)
+        names = [os.path.basename(p) for p in reversed(paths)]
         raise FileNotFoundError(
             f"--checkpoint={checkpoint}: no such checkpoint; {model_dir} has "
             f"{', '.join(names) or 'none'}."
         )
     trainer = loop.Trainer(run_dir.reader_config(config), tf.distribute.get_strategy(), model_dir)
     if checkpoint:
-        run_dir.restore(trainer.checkpoint, checkpoint)
+        checkpoint_fallback.restore(trainer.checkpoint, checkpoint)
     elif trainer.restore() == 0:
         raise FileNotFoundError(f"no checkpoint in {model_dir}.")
     return export_trainer(trainer, export_dir or os.path.join(model_dir, "export"), top_k)
@@ -288,7 +289,7 @@ def usage_lines(version_dir: str, image_size: int) -> str:
 def main(argv):
     from absl import flags
 
-    from official import run_dir
+    from official import checkpoint_fallback
 
     FLAGS = flags.FLAGS
     del argv
@@ -312,7 +313,7 @@ def main(argv):
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except (run_dir.CheckpointError, tf.errors.OpError) as e:
+    except (checkpoint_fallback.CheckpointError, tf.errors.OpError) as e:
         print(f"error: {getattr(e, 'message', e)}".splitlines()[0], file=sys.stderr)
         sys.exit(1)
 

@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 
-from official import run_dir
+from official import checkpoint_fallback, run_dir
 from official.configs import validation
 from official.configs.overrides import ConfigError
 
@@ -264,7 +264,7 @@ def main(flag_values) -> int:
     failures = (
         TrainingDiverged,
         run_dir.RunLocked,
-        run_dir.CheckpointError,
+        checkpoint_fallback.CheckpointError,
         watcher.NothingToEvaluate,
         RuntimeError,
         FileNotFoundError,

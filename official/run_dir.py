@@ -1,11 +1,11 @@
 """The rules of a run directory (docs/run_directory.md): one writer at a time, the config
-recorded once, checkpoints restored from the newest one that restores completely, read-only use
-by everything but training.
+recorded once, read-only use by everything but training. Restoring the newest checkpoint that
+restores completely is official/checkpoint_fallback.py.
 
     run = RunDirectory(model_dir)
     run.check_changes(config)                # ConfigError if config changes what the run is
     with run.writing(config):                # training: the lock, then params.yaml (once)
-        path = restore_latest(checkpoint, model_dir)   # walks back over corrupt checkpoints
+        path = checkpoint_fallback.restore_latest(checkpoint, model_dir)
 
 Train, eval and export (official/jobs.py, official/export.py), fine-tuning from a run
 (official/training/finetune.py) and predict on a run go through here. Every change this module
@@ -36,7 +36,6 @@ log = logging.getLogger("official.train")
 RECORD_FILE = overrides.RUN_CONFIG_FILE  # params.yaml
 LOCK_FILE = "train.lock"
 MODEL_FILE = "model.keras"  # written at the end of training, with its eval preprocessing
-CORRUPT_SUFFIX = ".corrupt"
 
 # Keys a later command may set differently from the run's params.yaml: they do not change what
 # the checkpoints hold or how they were trained (docs/run_directory.md gives the reasons).
@@ -320,154 +319,3 @@ def reader_config(config):
     config = copy.deepcopy(config)
     config.train.init_weights = config.train.teacher = ""
     return config
-
-
-# ---- Checkpoints: walk back to the newest one that restores ------------------------------
-class CheckpointError(RuntimeError):
-    """No checkpoint restores, or an intact checkpoint holds another model."""
-
-
-class CorruptCheckpoint(CheckpointError):
-    def __init__(self, path: str, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path, self.reason = path, reason
-
-
-_STEP = re.compile(r"-(\d+)$")
-
-
-def _first_line(error: Exception) -> str:
-    text = getattr(error, "message", None) or str(error) or type(error).__name__
-    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text.strip().splitlines()[0])
-    return text[:240]
-
-
-def checkpoint_paths(directory: str) -> list[str]:
-    """The prefixes (`<dir>/ckpt-<step>`) of the checkpoints in `directory` that have an
-    .index file, newest (highest step) first."""
-    indexes = tf.io.gfile.glob(os.path.join(directory, "*.index"))
-    prefixes = [p[: -len(".index")] for p in indexes if _STEP.search(p[: -len(".index")])]
-    return sorted(prefixes, key=lambda p: int(_STEP.search(p)[1]), reverse=True)
-
-
-def integrity_problem(path: str) -> str | None:
-    """Why the checkpoint `path` cannot be read completely (every tensor, checksums verified),
-    or None when it can."""
-    try:
-        reader = tf.train.load_checkpoint(path)
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
-    except Exception as e:  # noqa: BLE001 - any failure to read is the answer
-        return _first_line(e)
-    return None
-
-
-def restore(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False) -> None:
-    """Restores `path` into `checkpoint`: every object `checkpoint` tracks must find its values
-    (`partial`: the checkpoint may hold more, e.g. an optimizer the reader does not need).
-    Raises CorruptCheckpoint when its files are damaged, CheckpointError when it is intact but
-    does not fit (another model or config)."""
-    # Created now, not during the restore: a restore that fails would leave the counter's value
-    # queued for the moment it is created, i.e. during the next (fallback) restore.
-    checkpoint.save_counter  # noqa: B018
-    try:
-        status = checkpoint.restore(path).assert_existing_objects_matched()
-        if partial:
-            status.expect_partial()
-        return
-    except Exception as e:  # noqa: BLE001 - classified below by reading the files
-        error = e
-    problem = integrity_problem(path)
-    if problem:
-        raise CorruptCheckpoint(path, problem)
-    raise CheckpointError(
-        f"{path} does not fit this model ({_first_line(error)}): the config differs from the "
-        "one the checkpoint was trained with."
-    ) from None
-
-
-def move_aside(path: str) -> bool:
-    """Renames the files of checkpoint `path` to `<name>.corrupt` (never deletes them), unless
-    another live process trains into the directory or the directory cannot be written. Also
-    drops the checkpoint from TensorFlow's `checkpoint` state file. True when moved."""
-    directory = os.path.dirname(path)
-    holder = WriterLock(directory).held_by_other_live_process()
-    if holder is not None:
-        log.warning("left %s in place: %s trains into %s", path, holder, directory)
-        return False
-    files = tf.io.gfile.glob(path + ".index") + tf.io.gfile.glob(path + ".data-?????-of-?????")
-    try:
-        for name in files:
-            target, n = name + CORRUPT_SUFFIX, 1
-            while tf.io.gfile.exists(target):
-                target, n = f"{name}{CORRUPT_SUFFIX}-{n}", n + 1
-            modify(name, lambda name=name, target=target: tf.io.gfile.rename(name, target))
-        _drop_from_state(directory, path)
-    except (OSError, tf.errors.OpError) as e:
-        log.warning("left %s in place (cannot write here: %s)", path, _first_line(e))
-        return False
-    log.warning("moved the files of %s aside as *%s", path, CORRUPT_SUFFIX)
-    return True
-
-
-def _drop_from_state(directory: str, path: str) -> None:
-    try:
-        state = tf.train.get_checkpoint_state(directory)
-    except Exception:  # noqa: BLE001 - a garbled state file: the walk-back globs anyway
-        state = None
-    if state is None:
-        return
-    listed = list(state.all_model_checkpoint_paths)
-    stamps = list(state.all_model_checkpoint_timestamps) or [None] * len(listed)
-    name = os.path.basename(path)
-    keep = [(p, t) for p, t in zip(listed, stamps, strict=True) if os.path.basename(p) != name]
-    if len(keep) == len(listed) or not keep:
-        return
-    names = [os.path.basename(p) for p, _ in keep]
-    timestamps = [t for _, t in keep] if keep[0][1] is not None else None
-    modify(
-        os.path.join(directory, "checkpoint"),
-        lambda: tf.compat.v1.train.update_checkpoint_state(
-            directory,
-            names[-1],
-            all_model_checkpoint_paths=names,
-            all_model_checkpoint_timestamps=timestamps,
-            last_preserved_timestamp=state.last_preserved_timestamp,
-        ),
-    )
-
-
-def restore_latest(
-    checkpoint: tf.train.Checkpoint, directory: str, *, partial: bool = False
-) -> str | None:
-    """Restores the newest checkpoint of `directory` that restores completely; returns its path,
-    or None when the directory has no checkpoint.
-
-    A damaged checkpoint (truncated data, garbled index, checksum mismatch, missing data file)
-    gets one warning naming it and the reason, is moved aside (`move_aside`), and the next older
-    one is tried. Raises CheckpointError (one line) when none restores, and at once when an
-    intact one does not fit `checkpoint`. Training, evaluation, export and fine-tuning from a
-    run restore through here; a continuous evaluator can call `restore` on each new checkpoint
-    and skip a CorruptCheckpoint the same way.
-    """
-    paths = checkpoint_paths(directory)
-    bad = []
-    for path in paths:
-        try:
-            restore(checkpoint, path, partial)
-        except CorruptCheckpoint as e:
-            log.warning("checkpoint %s does not restore (%s); trying an older one", path, e.reason)
-            move_aside(path)
-            bad.append(e)
-            continue
-        if bad:
-            log.warning("restored %s, the newest checkpoint that restores completely", path)
-        return path
-    if bad:
-        first = bad[0]
-        raise CheckpointError(
-            f"none of the {len(bad)} checkpoints in {directory} restores (newest: "
-            f"{os.path.basename(first.path)}: {first.reason}); start the run again in a new "
-            "--model_dir."
-        )
-    return None

@@ -1,5 +1,5 @@
 """Damage to a checkpoint's files, the three ways a user found them (issue 18): used by
-tests/test_run_dir.py and tests/test_jobs.py."""
+tests/test_checkpoint_fallback.py and tests/test_jobs.py."""
 
 import os
 

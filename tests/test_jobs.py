@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from official import export, jobs, keras_file, run_dir, train
+from official import checkpoint_fallback, export, jobs, keras_file, run_dir, train
 from official.configs import recipes
 from official.data import tfrecord
 from official.data.eval_preprocessing import EvalPreprocessing
@@ -26,7 +26,8 @@ from tests.checkpoint_damage import CORRUPTIONS
 from tests.example_protos import example_bytes
 
 # Whole train.py jobs on the sample set (about two minutes together): CI runs them, the
-# development subset (-m "not slow") leaves them out; tests/test_run_dir.py stays in it.
+# development subset (-m "not slow") leaves them out; tests/test_run_dir.py and
+# tests/test_checkpoint_fallback.py stay in it.
 pytestmark = pytest.mark.slow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -115,8 +116,8 @@ def error_lines(capsys) -> list[str]:
 
 
 def forbid_writes(monkeypatch):
-    """A read-only mount: every write official/run_dir.py would make raises, as it would
-    there (chmod does not stop root, which CI runs as)."""
+    """A read-only mount: every write official/run_dir.py and official/checkpoint_fallback.py
+    would make raises, as it would there (chmod does not stop root, which CI runs as)."""
 
     def read_only(path, action):
         raise PermissionError(f"[Errno 30] Read-only file system: {path!r}")
@@ -209,7 +210,7 @@ def test_corrupt_checkpoints_fall_back_read_only_and_when_training(
         assert {f"{name}.index.corrupt", f"{name}.data-00000-of-00001.corrupt"} <= names
     assert tf.train.latest_checkpoint(directory) == f"{directory}/ckpt-45"  # trained again
     for step in (27, 36, 45):
-        assert run_dir.integrity_problem(f"{directory}/ckpt-{step}") is None
+        assert checkpoint_fallback.integrity_problem(f"{directory}/ckpt-{step}") is None
     assert open(os.path.join(directory, "params.yaml"), "rb").read() == (
         open(os.path.join(sample_run[0], "params.yaml"), "rb").read()
     )

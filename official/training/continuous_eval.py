@@ -27,7 +27,7 @@ import time
 
 import tensorflow as tf
 
-from official import run_dir
+from official import checkpoint_fallback
 from official.configs import overrides
 from official.training import loop
 
@@ -84,18 +84,18 @@ def list_checkpoints(model_dir: str) -> list[tuple[int, str]]:
 
 def restore_weights(trainer: loop.Trainer, prefix: str) -> bool:
     """Restores the model (and EMA) of checkpoint `prefix` into `trainer` through
-    official/run_dir.py's restore (every tensor read, checksums verified): partial, as the
-    optimizer is not needed, but the model and EMA must each find all their values. False, with
-    a warning naming it and why, when the checkpoint vanished while being read or is damaged;
-    a damaged one is left where it is (this job only reads the run: training, which owns the
-    directory, moves it aside when it restores). A checkpoint of another model is an error
-    (ValueError)."""
+    official/checkpoint_fallback.py's restore (every tensor read, checksums verified): partial,
+    as the optimizer is not needed, but the model and EMA must each find all their values. False,
+    with a warning naming it and why, when the checkpoint vanished while being read or is
+    damaged; a damaged one is left where it is (this job only reads the run: training, which
+    owns the directory, moves it aside when it restores). A checkpoint of another model is an
+    error (ValueError)."""
     objects = {"model": trainer.model}
     if trainer.ema is not None:
         objects["ema"] = trainer.ema
     try:
-        run_dir.restore(tf.train.Checkpoint(**objects), prefix, partial=True)
-    except run_dir.CorruptCheckpoint as e:
+        checkpoint_fallback.restore(tf.train.Checkpoint(**objects), prefix, partial=True)
+    except checkpoint_fallback.CorruptCheckpoint as e:
         gone = not tf.io.gfile.exists(f"{prefix}.index") or not tf.io.gfile.glob(f"{prefix}.data-*")
         if gone:
             why = "it was deleted while being read (training keeps train.max_checkpoints)"
@@ -103,7 +103,7 @@ def restore_weights(trainer: loop.Trainer, prefix: str) -> bool:
             why = f"it could not be read ({e.reason}); left in place"
         log.warning("skipped checkpoint %s: %s", prefix, why)
         return False
-    except run_dir.CheckpointError as e:
+    except checkpoint_fallback.CheckpointError as e:
         raise ValueError(f"checkpoint {prefix} does not hold this run's model: {e}") from None
     return True
 

@@ -17,7 +17,7 @@ import os
 import keras
 import tensorflow as tf
 
-from official import models, run_dir
+from official import checkpoint_fallback, models, run_dir
 from official.configs.config import ExperimentConfig
 from official.weights import conventions, converted
 
@@ -40,8 +40,8 @@ def load_source(source: str) -> keras.Model:
 def load_run(source: str) -> tuple[keras.Model, ExperimentConfig]:
     """A training run's network and config: its params.yaml rebuilds the network and its
     model.weights.h5 (the EMA weights when the run had EMA) fills it, or else its newest
-    checkpoint that restores (the raw weights; official/run_dir.py walks back over corrupt
-    ones). The run's directory is only read."""
+    checkpoint that restores (the raw weights; official/checkpoint_fallback.py walks back over
+    corrupt ones). The run's directory is only read."""
     run = run_dir.RunDirectory(source)
     config = run.record()
     if config is None:
@@ -56,7 +56,10 @@ def load_run(source: str) -> tuple[keras.Model, ExperimentConfig]:
     if tf.io.gfile.exists(weights):
         model.load_weights(weights)
         return model, config
-    if run_dir.restore_latest(tf.train.Checkpoint(model=model), source, partial=True) is None:
+    restored = checkpoint_fallback.restore_latest(
+        tf.train.Checkpoint(model=model), source, partial=True
+    )
+    if restored is None:
         raise FileNotFoundError(
             f"train.init_weights={source!r}: the run has neither model.weights.h5 nor a checkpoint."
         )

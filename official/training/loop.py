@@ -16,7 +16,7 @@ import time
 import keras
 import tensorflow as tf
 
-from official import models, run_dir
+from official import checkpoint_fallback, models, run_dir
 from official.configs.config import ExperimentConfig
 from official.data import pipeline, video
 from official.training import (
@@ -161,10 +161,10 @@ class Trainer:
 
     def restore(self) -> int:
         """Restores the newest checkpoint of model_dir (the chief's, on every worker) that
-        restores completely, walking back over corrupt ones (run_dir.restore_latest); returns
-        the step. Workers that would resume from different steps or weights raise
+        restores completely, walking back over corrupt ones (checkpoint_fallback.restore_latest);
+        returns the step. Workers that would resume from different steps or weights raise
         RuntimeError."""
-        path = run_dir.restore_latest(self.checkpoint, self.model_dir)
+        path = checkpoint_fallback.restore_latest(self.checkpoint, self.model_dir)
         if path:
             digest = multi_worker.weights_digest(self.model)
             log.info("restored %s at step %d (weights digest %x)", path, self.step, digest)

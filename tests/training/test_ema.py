@@ -64,7 +64,7 @@ def test_shadows_are_float32_under_mixed_precision():
 def test_float64_weights_average_in_float64():
     keras.mixed_precision.set_global_policy("float64")
     try:
-        model = models.get("resnet18", width_multiplier=0.25, num_classes=3, input_shape=(16, 16, 3))
+        model = models.get("resnet18", width_multiplier=0.25, num_classes=3, input_shape=(8, 8, 3))
     finally:
         keras.mixed_precision.set_global_policy("float32")
     kernel = model.get_layer("stem_conv1").kernel
@@ -72,6 +72,7 @@ def test_float64_weights_average_in_float64():
     start = np.asarray(kernel).copy()
     kernel.assign(start + 1.0)
     ema.update()  # the first decay is min(0.9, 1/10): the shadow moves 0.9 of the way
-    shadow = dict(zip([v.path for v in ema._model_variables], ema.shadows, strict=True))[kernel.path]
+    shadows = dict(zip([v.path for v in ema._model_variables], ema.shadows, strict=True))
+    shadow = shadows[kernel.path]
     assert shadow.dtype == "float64"
     np.testing.assert_allclose(np.asarray(shadow), start + 0.9, rtol=0, atol=1e-12)

@@ -1,0 +1,102 @@
+"""official/checkpoint_fallback.py: the walk back over damaged checkpoints (docs/run_directory.md,
+rule 4)."""
+
+import logging
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official import checkpoint_fallback, run_dir
+from tests.checkpoint_damage import CORRUPTIONS, truncate_data, zero_inside_data
+
+
+def _model(seed):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(4000), keras.layers.Dense(3)])
+
+
+def _kernel(model):
+    return np.asarray(model.layers[0].kernel)
+
+
+@pytest.fixture
+def three_checkpoints(tmp_path):
+    """ckpt-1..3 of a small model, each with different (known) weights."""
+    model = _model(0)
+    checkpoint = tf.train.Checkpoint(model=model)
+    manager = tf.train.CheckpointManager(checkpoint, str(tmp_path), max_to_keep=5)
+    kernels = {}
+    for step in (1, 2, 3):
+        model.layers[0].kernel.assign(np.full((8, 4000), float(step), np.float32))
+        kernels[step] = _kernel(model)
+        manager.save(checkpoint_number=step)
+    return str(tmp_path), kernels
+
+
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_walk_back_skips_a_corrupt_checkpoint_names_it_and_moves_it_aside(
+    corruption, three_checkpoints, caplog
+):
+    directory, kernels = three_checkpoints
+    CORRUPTIONS[corruption](f"{directory}/ckpt-3")
+    model = _model(1)
+    with caplog.at_level(logging.WARNING, logger="official.train"):
+        path = checkpoint_fallback.restore_latest(tf.train.Checkpoint(model=model), directory)
+    assert path == f"{directory}/ckpt-2"
+    np.testing.assert_array_equal(_kernel(model), kernels[2])
+    skipped = [r.getMessage() for r in caplog.records if "does not restore" in r.getMessage()]
+    assert len(skipped) == 1 and f"{directory}/ckpt-3 " in skipped[0], skipped
+    reason = {
+        "truncated": "Read less bytes than requested",
+        "garbled_index": "bad magic number",
+        "zeroed": "Checksum does not match",
+    }[corruption]
+    assert reason in skipped[0]
+    names = sorted(os.listdir(directory))
+    assert "ckpt-3.index.corrupt" in names and "ckpt-3.data-00000-of-00001.corrupt" in names
+    assert "ckpt-3.index" not in names  # moved, not copied; nothing deleted
+    assert tf.train.latest_checkpoint(directory).endswith("ckpt-2")  # state file follows
+
+
+def test_no_restorable_checkpoint_is_one_clear_error(three_checkpoints):
+    directory, _ = three_checkpoints
+    for step in (1, 2, 3):
+        truncate_data(f"{directory}/ckpt-{step}")
+    with pytest.raises(
+        checkpoint_fallback.CheckpointError, match=r"none of the 3 checkpoints in .* restores"
+    ):
+        checkpoint_fallback.restore_latest(tf.train.Checkpoint(model=_model(1)), directory)
+    assert sum(n.endswith(".corrupt") for n in os.listdir(directory)) == 6
+
+
+def test_another_model_is_a_mismatch_and_nothing_is_moved(three_checkpoints):
+    directory, _ = three_checkpoints
+    keras.utils.set_random_seed(0)
+    other = keras.Sequential([keras.Input((8,)), keras.layers.Dense(10), keras.layers.Dense(3)])
+    with pytest.raises(
+        checkpoint_fallback.CheckpointError, match=r"ckpt-3 does not fit this model"
+    ):
+        checkpoint_fallback.restore_latest(tf.train.Checkpoint(model=other), directory)
+    assert not any(n.endswith(".corrupt") for n in os.listdir(directory))
+
+
+def test_read_only_directory_falls_back_without_writing(three_checkpoints, monkeypatch, caplog):
+    directory, kernels = three_checkpoints
+    zero_inside_data(f"{directory}/ckpt-3")
+    before = sorted(os.listdir(directory))
+
+    def forbidden(path, action):
+        raise PermissionError(f"read-only file system: {path}")
+
+    monkeypatch.setattr(run_dir, "modify", forbidden)
+    model = _model(1)
+    with caplog.at_level(logging.WARNING, logger="official.train"):
+        assert checkpoint_fallback.restore_latest(
+            tf.train.Checkpoint(model=model), directory
+        ).endswith("-2")
+    np.testing.assert_array_equal(_kernel(model), kernels[2])
+    assert sorted(os.listdir(directory)) == before
+    assert any("left" in r.getMessage() and "in place" in r.getMessage() for r in caplog.records)
