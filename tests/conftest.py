@@ -71,13 +71,24 @@ def _seed():
     yield
 
 
-@pytest.fixture
-def mixed_bfloat16():
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+def _global_policy(name: str):
+    keras.mixed_precision.set_global_policy(name)
     try:
         yield
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture
+def mixed_bfloat16():
+    yield from _global_policy("mixed_bfloat16")
+
+
+@pytest.fixture
+def float64():
+    """Models built inside the test have float64 weights and compute (the `predictions` layer
+    stays float32, as under every policy)."""
+    yield from _global_policy("float64")
 
 
 @pytest.fixture(scope="session")

@@ -61,12 +61,9 @@ def test_shadows_are_float32_under_mixed_precision():
     assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
 
 
+@pytest.mark.usefixtures("float64")
 def test_float64_weights_average_in_float64():
-    keras.mixed_precision.set_global_policy("float64")
-    try:
-        model = models.get("resnet18", width_multiplier=0.25, num_classes=3, input_shape=(8, 8, 3))
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    model = models.get("resnet18", width_multiplier=0.25, num_classes=3, input_shape=(8, 8, 3))
     kernel = model.get_layer("stem_conv1").kernel
     ema = ModelEMA(model, 0.9)
     start = np.asarray(kernel).copy()

@@ -3,7 +3,6 @@ one does: the same loss and the same update of every weight, BN statistic, optim
 shadow, from the same state on the same batch. (Over several steps the two drift apart by float
 rounding amplified through BatchNorm, so the comparison is made on one step.)"""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -40,25 +39,15 @@ def state(trainer):
     return values
 
 
-@pytest.fixture
-def float64_weights():
-    """Both steps in float64 (the classifier head stays float32, as under every policy).
-
-    In float32 the two differ by rounding: XLA's CPU code sums convolution gradients in another
-    order than TensorFlow's oneDNN kernels, and BatchNorm's batch statistics over 16 images amplify
-    that; on a few stem-kernel elements the updates differed by 0.24% on one machine and 2.3% on
-    CI's, so no tolerance separates rounding from a wrong update there. In float64 the largest
-    difference left, from the float32 head, was 1.4e-7 of an update.
-    """
-    keras.mixed_precision.set_global_policy("float64")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-
-
+# Both steps run in float64 (the float64 fixture, tests/conftest.py). In float32 the two differ by
+# rounding: XLA's CPU code sums convolution gradients in another order than TensorFlow's oneDNN
+# kernels, and BatchNorm's batch statistics over 16 images amplify that; on a few stem-kernel
+# elements the updates differed by 0.24% on one machine and 2.3% on CI's, so no tolerance
+# separates rounding from a wrong update there. In float64 the largest difference left, from the
+# float32 `predictions` layer, was 1.4e-7 of an update.
 @pytest.mark.slow
-def test_compiled_step_equals_the_uncompiled_step(sample_dir, tmp_path, float64_weights):
+@pytest.mark.usefixtures("float64")
+def test_compiled_step_equals_the_uncompiled_step(sample_dir, tmp_path):
     plain = loop.Trainer(config_for(sample_dir, False), get_strategy("cpu"), str(tmp_path / "a"))
     compiled = loop.Trainer(config_for(sample_dir, True), get_strategy("cpu"), str(tmp_path / "b"))
     compiled.model.set_weights(plain.model.get_weights())
@@ -76,7 +65,7 @@ def test_compiled_step_equals_the_uncompiled_step(sample_dir, tmp_path, float64_
 
     # One step from the same state: every update (weights, BN statistics, momentum, EMA) equals
     # the uncompiled one to 1e-5 of the largest update of its tensor (70 times the 1.4e-7 the
-    # float32 head leaves, see float64_weights). A wrong update (learning rate, decay, momentum,
+    # float32 `predictions` layer leaves, above). A wrong update (learning rate, decay, momentum,
     # EMA, a missed BN statistic) is off by O(1).
     ends = state(plain), state(compiled)
     moved = 0
