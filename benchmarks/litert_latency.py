@@ -90,6 +90,19 @@ def set_bn_statistics(model, images: np.ndarray) -> None:
         layer.momentum = momentum
 
 
+def calibration_pixels(size: int, count: int) -> np.ndarray:
+    """`count` eval-cropped images of the bundled sample set's training split, pixels 0..255."""
+    return export_litert.calibration_images(samples.build(), "train", size, count, crop_padding=0)
+
+
+def model_for_timing(name: str, size: int, calibration: np.ndarray):
+    """Network `name` at `size`, initial weights, BN statistics of 16 calibration images (the
+    module docstring says why)."""
+    model = models.get(name, input_shape=(size, size, 3))
+    set_bn_statistics(model, preprocess.normalize(calibration[:16]))
+    return model
+
+
 def time_in_turn(calls: dict, repeats: int, block: int) -> dict[str, list[float]]:
     """Seconds per call of each of `calls`: `repeats` timed calls each, taken round-robin in
     blocks of `block` consecutive calls of one path, each block after one untimed call."""
@@ -122,9 +135,7 @@ def main() -> None:
     set_up("litert_latency.py")
     size = args.image_size
 
-    calibration = export_litert.calibration_images(
-        samples.build(), "train", size, args.calibration, crop_padding=0
-    )
+    calibration = calibration_pixels(size, args.calibration)
     pixels = calibration[0]
     normalized = preprocess.normalize(pixels[None]).numpy()
     print(machine_description())
@@ -135,10 +146,8 @@ def main() -> None:
     )
     print(f"{'model':16} {'path':14} {'p50 ms':>9} {'p99 ms':>9}")
     for name in args.models.split(","):
-        model = models.get(name, input_shape=(size, size, 3))
-        set_bn_statistics(model, preprocess.normalize(calibration[:16]))
+        model = model_for_timing(name, size, calibration)
         keras_call = tf.function(lambda x, m=model: m(x, training=False))
-        paths = {}
         with tempfile.TemporaryDirectory() as out:
             saved = os.path.join(out, "saved_model")
             model.export(saved, format="tf_saved_model", verbose=False)

@@ -26,9 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 
 from benchmarks import litert_latency  # noqa: E402
-from official import export_litert, models  # noqa: E402
+from official import export_litert  # noqa: E402
 from official.benchmark import machine_description  # noqa: E402
-from official.data import preprocess, samples  # noqa: E402
 
 QUANTIZATIONS = ("float32", "int8")
 
@@ -60,11 +59,8 @@ def main() -> None:
     litert_latency.set_up("litert_stages.py")
     size = args.image_size
 
-    calibration = export_litert.calibration_images(
-        samples.build(), "train", size, args.calibration, crop_padding=0
-    )
-    model = models.get(args.model, input_shape=(size, size, 3))
-    litert_latency.set_bn_statistics(model, preprocess.normalize(calibration[:16]))
+    calibration = litert_latency.calibration_pixels(size, args.calibration)
+    model = litert_latency.model_for_timing(args.model, size, calibration)
     cuts = stage_cuts(model)
     calls = {}
     with tempfile.TemporaryDirectory() as out:
