@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from official import models  # noqa: E402
-from official.benchmark import machine_description  # noqa: E402
+from official.training.speed import machine_description  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")  # one tf.function per model: retracing warnings are expected
 

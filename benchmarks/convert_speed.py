@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from safetensors.numpy import save_file  # noqa: E402
 
 from official import models  # noqa: E402
-from official.benchmark import machine_description  # noqa: E402
+from official.training.speed import machine_description  # noqa: E402
 from official.weights.__main__ import main as convert_main  # noqa: E402
 
 FIXTURE = os.path.join(ROOT, "tests", "weights", "timm_state_dicts.json.gz")

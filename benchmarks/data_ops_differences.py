@@ -27,8 +27,8 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from benchmarks import sample_photos  # noqa: E402
-from official.benchmark import machine_description  # noqa: E402
 from official.data import preprocess, randaugment  # noqa: E402
+from official.training.speed import machine_description  # noqa: E402
 
 MAGNITUDES = (0, 5, 10, 15, 20, 30)
 

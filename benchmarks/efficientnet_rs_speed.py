@@ -21,8 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 
-from official.benchmark import benchmark_model, machine_description  # noqa: E402
 from official.configs import recipes  # noqa: E402
+from official.training.speed import benchmark_model, machine_description  # noqa: E402
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 from official import models  # noqa: E402
-from official.benchmark import machine_description  # noqa: E402
+from official.training.speed import machine_description  # noqa: E402
 from official.weights import strict, timm_names  # noqa: E402
 from official.weights import timm as timm_source  # noqa: E402
 from official.weights.timm_names import TIMM_NAMES  # noqa: E402

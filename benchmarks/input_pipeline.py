@@ -45,8 +45,8 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from benchmarks import sample_photos  # noqa: E402
-from official.benchmark import machine_description  # noqa: E402
 from official.data import preprocess, randaugment, video, video_record  # noqa: E402
+from official.training.speed import machine_description  # noqa: E402
 
 SIZES = [(500, 375), (500, 333), (375, 500), (640, 480), (800, 600)]  # ImageNet-like (w, h)
 

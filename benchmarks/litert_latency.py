@@ -28,15 +28,16 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from official import quiet_start  # noqa: E402
+from official.console import quiet_start  # noqa: E402
 
 tf = quiet_start.import_tensorflow()
 
 import numpy as np  # noqa: E402
 
-from official import export_litert, models  # noqa: E402
-from official.benchmark import machine_description  # noqa: E402
+from official import models  # noqa: E402
 from official.data import preprocess, samples  # noqa: E402
+from official.serving import litert  # noqa: E402
+from official.training.speed import machine_description  # noqa: E402
 
 MODELS = ("mnasnet_a1", "shufflenet_g3", "efficientnet_b0", "resnet50")
 
@@ -62,7 +63,7 @@ def litert_call(path: str, image: np.ndarray):
     interpreter = Interpreter(model_path=path, num_threads=1)
     interpreter.allocate_tensors()
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    data = export_litert.quantized_input(image[None], inp)
+    data = litert.quantized_input(image[None], inp)
 
     def call():
         interpreter.set_tensor(inp["index"], data)
@@ -92,7 +93,7 @@ def set_bn_statistics(model, images: np.ndarray) -> None:
 
 def calibration_pixels(size: int, count: int) -> np.ndarray:
     """`count` eval-cropped images of the bundled sample set's training split, pixels 0..255."""
-    return export_litert.calibration_images(samples.build(), "train", size, count, crop_padding=0)
+    return litert.calibration_images(samples.build(), "train", size, count, crop_padding=0)
 
 
 def model_for_timing(name: str, size: int, calibration: np.ndarray):
@@ -152,7 +153,7 @@ def main() -> None:
             saved = os.path.join(out, "saved_model")
             model.export(saved, format="tf_saved_model", verbose=False)
             loaded = tf.saved_model.load(saved)  # kept: its functions need its variables
-            paths = export_litert.export_litert(model, out, size, ["float32", "int8"], calibration)
+            paths = litert.export_litert(model, out, size, ["float32", "int8"], calibration)
             calls = {
                 "keras": lambda f=keras_call: f(normalized).numpy(),
                 "saved_model": lambda f=loaded.serve: f(normalized).numpy(),

@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 
 from benchmarks import litert_latency  # noqa: E402
-from official import export_litert  # noqa: E402
-from official.benchmark import machine_description  # noqa: E402
+from official.serving import litert  # noqa: E402
+from official.training.speed import machine_description  # noqa: E402
 
 QUANTIZATIONS = ("float32", "int8")
 
@@ -68,7 +68,7 @@ def main() -> None:
             cut = (
                 model if layer is None else keras.Model(model.input, model.get_layer(layer).output)
             )
-            paths = export_litert.export_litert(
+            paths = litert.export_litert(
                 cut, out, size, QUANTIZATIONS, calibration, name=f"cut{index}"
             )
             for quantization in QUANTIZATIONS:

@@ -25,8 +25,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from official import export_litert, models  # noqa: E402
+from official import models  # noqa: E402
 from official.data import preprocess  # noqa: E402
+from official.serving import litert  # noqa: E402
 
 ONE_BLOCK = dict(width_multiplier=0.25, block_repeats=(1, 1, 1, 1))
 FAMILIES = {
@@ -56,8 +57,8 @@ def smooth_images(count: int, size: int, rng) -> np.ndarray:
 def survey(families: list[str], size: int) -> list[str]:
     rng = np.random.default_rng(0)
     rows = [
-        "| family | model | " + " | ".join(export_litert.QUANTIZATIONS) + " |",
-        "|---|---|" + "---|" * len(export_litert.QUANTIZATIONS),
+        "| family | model | " + " | ".join(litert.QUANTIZATIONS) + " |",
+        "|---|---|" + "---|" * len(litert.QUANTIZATIONS),
     ]
     images = smooth_images(8, size, rng)
     for family in families:
@@ -78,12 +79,12 @@ def survey(families: list[str], size: int) -> list[str]:
             model(normalized, training=True)
         reference = np.asarray(model(normalized, training=False))
         with tempfile.TemporaryDirectory() as out:
-            for quantization in export_litert.QUANTIZATIONS:
+            for quantization in litert.QUANTIZATIONS:
                 try:
-                    (path,) = export_litert.export_litert(
+                    (path,) = litert.export_litert(
                         model, out, size, [quantization], images
                     ).values()
-                    logits = export_litert.litert_logits(path, images)
+                    logits = litert.litert_logits(path, images)
                 except Exception as e:  # the table reports what fails
                     cells.append(f"fails: {type(e).__name__}: {str(e).splitlines()[0][:80]}")
                     continue
@@ -122,7 +123,7 @@ def main():
     rows = survey([f.strip() for f in args.families.split(",")], args.size)
     from importlib.metadata import version
 
-    from official.benchmark import machine_description
+    from official.training.speed import machine_description
 
     line = (
         f"`python benchmarks/litert_support.py --size={args.size}`; {machine_description()}, "

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from official import models  # noqa: E402
-from official.benchmark import machine_description  # noqa: E402
+from official.training.speed import machine_description  # noqa: E402
 
 
 def build_candidates(image_size: int, num_classes: int) -> dict[str, keras.Model]:

@@ -27,9 +27,10 @@ import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from benchmarks import sample_photos  # noqa: E402
-from official import export, models  # noqa: E402
-from official.benchmark import machine_description  # noqa: E402
+from official import models  # noqa: E402
 from official.data import preprocess  # noqa: E402
+from official.serving import image  # noqa: E402
+from official.training.speed import machine_description  # noqa: E402
 
 
 def skimage_data():
@@ -56,7 +57,7 @@ def main() -> None:
     skimage_data()  # before the minutes of building and exporting
 
     model = models.get(args.model)
-    path = export.export_model(model, tempfile.mkdtemp(), args.image_size)
+    path = image.export_model(model, tempfile.mkdtemp(), args.image_size)
     serving = tf.saved_model.load(path).signatures["serving_default"]
     keras_call = tf.function(lambda x: tf.nn.softmax(model(x, training=False)))
 

@@ -28,11 +28,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from official.benchmark import machine_description  # noqa: E402
 from official.configs import recipes  # noqa: E402
 from official.configs.overrides import apply_overrides  # noqa: E402
-from official.training import loop, precision  # noqa: E402
-from official.training.strategy import device_kind  # noqa: E402
+from official.training import loop, runtime  # noqa: E402
+from official.training.speed import machine_description  # noqa: E402
 
 
 def main() -> None:
@@ -63,13 +62,13 @@ def main() -> None:
             },
         )
         config.model.kwargs = {"stride_in_1x1": True}
-        keras.mixed_precision.set_global_policy(precision.POLICIES[policy])
+        keras.mixed_precision.set_global_policy(runtime.POLICIES[policy])
         try:
             return loop.Trainer(config, tf.distribute.get_strategy(), "/tmp/train_speed_unused")
         finally:
             keras.mixed_precision.set_global_policy("float32")
 
-    auto = precision.resolve("auto", device_kind(tf.distribute.get_strategy()))
+    auto = runtime.resolve_precision("auto", runtime.device_kind(tf.distribute.get_strategy()))
     ours = {
         ("official/train.py loop", "float32"): our_trainer("float32"),
         ("official/train.py loop", f"auto={auto}"): our_trainer(auto),

@@ -3,12 +3,8 @@
     python -m official.benchmark --models=resnet50,resnetrs50,efficientnet_b0 --image_size=224 \
         --batch_size=32 --precision=float32 --csv=bench.csv --json=bench.json --plot=bench.png
 
-Per model: parameters, multiply-adds (counted from the built graph, official/flops.py),
-training throughput (images/second of a real training step: forward, loss, backward, SGD
-update), inference throughput and latency (p50/p99 per batch), and peak memory (device memory
-on GPU/TPU, the process's peak RSS on CPU). Warm-up calls (tracing, compilation) are excluded;
-the median of `repeats` timed runs is reported with its spread. A batch that does not fit is
-halved until it does, and the batch used is reported (the paper's method).
+Per model: parameters, multiply-adds, training throughput, inference throughput and latency
+(p50/p99 per batch) and peak memory; how each is measured is official/training/speed.py.
 """
 
 from __future__ import annotations
@@ -16,248 +12,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
-import resource
-import statistics
 import sys
-import time
-from collections.abc import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from official import quiet_start  # noqa: E402
-
-quiet_start.import_tensorflow()
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from official import models  # noqa: E402
-from official.flops import count_macs  # noqa: E402
-from official.training.precision import POLICIES  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 
-@dataclasses.dataclass
-class Result:
-    model: str
-    family: str
-    image_size: int
-    batch_size: int
-    precision: str
-    xla: bool
-    parameters: int
-    macs: int
-    train_images_per_second: float
-    train_spread: float
-    infer_images_per_second: float
-    latency_p50_ms: float
-    latency_p99_ms: float
-    peak_memory_mb: float
+def define_flags() -> None:
+    """Defined only when run as a program (train.py defines --image_size too)."""
+    from official.console import quiet_start
 
-
-def machine_description() -> str:
-    """The line every benchmark prints with its figures: the accelerator (or CPU), the host's
-    cores and processor, and the versions."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-        device = f"{len(gpus)} x {name}"
-    else:
-        device = "CPU"
-    processor = platform.processor() or platform.machine()
-    return (
-        f"device: {device}, {os.cpu_count()} CPU cores ({processor}); "
-        f"tensorflow {tf.__version__}, keras {keras.__version__}"
-    )
-
-
-def time_calls(fn: Callable[[], object], warmup: int, repeats: int) -> list[float]:
-    """Seconds per call for `repeats` calls of fn after `warmup` untimed ones (tracing,
-    compilation, caches). fn must block until its work is done."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def with_batch_halving(run: Callable[[int], object], batch_size: int):
-    """run(batch) -> (result, batch used); on out-of-memory, halve the batch and try again."""
-    while True:
-        try:
-            return run(batch_size), batch_size
-        except (tf.errors.ResourceExhaustedError, MemoryError):
-            if batch_size == 1:
-                raise
-            batch_size //= 2
-            keras.backend.clear_session()
-
-
-def peak_memory_mb() -> float:
-    gpus = tf.config.list_logical_devices("GPU")
-    if gpus:
-        return tf.config.experimental.get_memory_info(gpus[0].name)["peak"] / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def _benchmark_at(name, image_size, batch_size, steps, warmup, repeats, xla, num_classes):
-    model = models.get(name, num_classes=num_classes, input_shape=(image_size, image_size, 3))
-    rng = np.random.default_rng(0)
-    images = tf.constant(rng.normal(size=(batch_size, image_size, image_size, 3)), tf.float32)
-    labels = tf.constant(rng.integers(0, num_classes, (batch_size,)), tf.int32)
-    optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    optimizer.build(model.trainable_variables)
-
-    @tf.function(jit_compile=xla)
-    def train_steps():
-        for _ in tf.range(steps):
-            with tf.GradientTape() as tape:
-                loss = loss_fn(labels, model(images, training=True))
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    @tf.function(jit_compile=xla)
-    def infer():
-        return model(images, training=False)
-
-    train = time_calls(lambda: train_steps().numpy(), warmup, repeats)
-    latency = time_calls(lambda: infer().numpy(), warmup, repeats * 3)
-    train_rates = [steps * batch_size / t for t in train]
-    return model, train_rates, latency
-
-
-def benchmark_model(
-    name: str,
-    image_size: int = 224,
-    batch_size: int = 32,
-    *,
-    precision: str = "float32",
-    xla: bool = False,
-    steps: int = 3,
-    warmup: int = 2,
-    repeats: int = 5,
-    num_classes: int = 1000,
-) -> Result:
-    keras.mixed_precision.set_global_policy(POLICIES[precision])
-    try:
-        (model, rates, latency), used = with_batch_halving(
-            lambda b: _benchmark_at(name, image_size, b, steps, warmup, repeats, xla, num_classes),
-            batch_size,
-        )
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    p50 = float(np.percentile(latency, 50))
-    return Result(
-        model=name,
-        family=models.entry(name).family,
-        image_size=image_size,
-        batch_size=used,
-        precision=precision,
-        xla=xla,
-        parameters=models.count_parameters(model),
-        macs=count_macs(model),
-        train_images_per_second=statistics.median(rates),
-        train_spread=max(rates) - min(rates),
-        infer_images_per_second=used / p50,
-        latency_p50_ms=p50 * 1000,
-        latency_p99_ms=float(np.percentile(latency, 99)) * 1000,
-        peak_memory_mb=peak_memory_mb(),
-    )
-
-
-def table(results: list[Result]) -> str:
-    rows = [
-        "| model | size | batch | params (M) | GMACs | train img/s | infer img/s | "
-        "p50 ms | p99 ms | peak MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        rows.append(
-            f"| {r.model} | {r.image_size} | {r.batch_size} | {r.parameters / 1e6:.2f} | "
-            f"{r.macs / 1e9:.3f} | {r.train_images_per_second:.1f} ± {r.train_spread / 2:.1f} | "
-            f"{r.infer_images_per_second:.1f} | {r.latency_p50_ms:.1f} | {r.latency_p99_ms:.1f} | "
-            f"{r.peak_memory_mb:.0f} |"
-        )
-    return "\n".join(rows)
-
-
-def plot(results: list[Result], path: str):
-    """Training speed against parameters and against multiply-adds, one curve per family."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    families = sorted({r.family for r in results})
-    for family in families:
-        rows = sorted((r for r in results if r.family == family), key=lambda r: r.macs)
-        speed = [r.train_images_per_second for r in rows]
-        axes[0].plot([r.parameters / 1e6 for r in rows], speed, "o-", label=family)
-        axes[1].plot([r.macs / 1e9 for r in rows], speed, "o-", label=family)
-    axes[0].set_xlabel("parameters (M)")
-    axes[1].set_xlabel("multiply-adds (G)")
-    for ax in axes:
-        ax.set_ylabel("training images / second")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return fig
-
-
-def main(argv):
-    from absl import flags
-
-    FLAGS = flags.FLAGS
-    del argv
-    names = FLAGS.models
-    unknown = [n for n in names if n not in models.list_models()]
-    if unknown:
-        try:
-            models.entry(unknown[0])
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            sys.exit(2)
-    results = []
-    for name in names:
-        result = benchmark_model(
-            name,
-            FLAGS.image_size,
-            FLAGS.batch_size,
-            precision=FLAGS.precision,
-            xla=FLAGS.xla,
-            steps=FLAGS.steps,
-            warmup=FLAGS.warmup,
-            repeats=FLAGS.repeats,
-        )
-        results.append(result)
-        print(table([result]).splitlines()[-1], flush=True)
-    print(f"\n{machine_description()}, {FLAGS.precision}, xla={FLAGS.xla}\n")
-    print(table(results))
-    if FLAGS.csv:
-        import csv
-
-        with open(FLAGS.csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=[x.name for x in dataclasses.fields(Result)])
-            writer.writeheader()
-            writer.writerows(dataclasses.asdict(r) for r in results)
-    if FLAGS.json:
-        with open(FLAGS.json, "w") as f:
-            json.dump([dataclasses.asdict(r) for r in results], f, indent=1)
-    if FLAGS.plot:
-        plot(results, FLAGS.plot)
-
-
-if __name__ == "__main__":
-    from absl import app, flags
+    quiet_start.import_tensorflow()
+    from official.training.runtime import POLICIES
 
     flags.DEFINE_list("models", ["resnet50"], "Registered model names.")
     flags.DEFINE_integer("image_size", 224, "Square input resolution.")
@@ -270,4 +38,57 @@ if __name__ == "__main__":
     flags.DEFINE_string("csv", None, "Write the results as CSV.")
     flags.DEFINE_string("json", None, "Write the results as JSON.")
     flags.DEFINE_string("plot", None, "Write a PNG of speed vs parameters and vs FLOPs.")
+
+
+def run(args: dict) -> int:
+    """Benchmarks args['models'] one after the other, printing each row as it finishes, then the
+    machine line and the table; writes the CSV / JSON / plot asked for."""
+    from official import models
+    from official.training import speed
+
+    for name in args["models"]:
+        try:
+            models.entry(name)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    results = []
+    for name in args["models"]:
+        result = speed.benchmark_model(
+            name,
+            args["image_size"],
+            args["batch_size"],
+            precision=args["precision"],
+            xla=args["xla"],
+            steps=args["steps"],
+            warmup=args["warmup"],
+            repeats=args["repeats"],
+        )
+        results.append(result)
+        print(speed.table([result]).splitlines()[-1], flush=True)
+    print(f"\n{speed.machine_description()}, {args['precision']}, xla={args['xla']}\n")
+    print(speed.table(results))
+    if args["csv"]:
+        import csv
+
+        with open(args["csv"], "w", newline="") as f:
+            fields = [x.name for x in dataclasses.fields(speed.Result)]
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(dataclasses.asdict(r) for r in results)
+    if args["json"]:
+        with open(args["json"], "w") as f:
+            json.dump([dataclasses.asdict(r) for r in results], f, indent=1)
+    if args["plot"]:
+        speed.plot(results, args["plot"])
+    return 0
+
+
+def main(argv):
+    del argv
+    sys.exit(run(flags.FLAGS.flag_values_dict()))
+
+
+if __name__ == "__main__":
+    define_flags()
     app.run(main)

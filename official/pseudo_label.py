@@ -1,6 +1,7 @@
-"""Pseudo labels, Noisy Student style (docs/REFERENCE.md §2.4): a teacher labels unlabeled images,
-and a student trains on the labeled and the pseudo-labeled shards together, with its noise
-(RandAugment, dropout, stochastic depth) on.
+"""Pseudo labels, Noisy Student style (docs/REFERENCE.md §2.4; library in
+official/training/pseudo_labeling.py):
+a teacher labels unlabeled images, and a student trains on the labeled and the pseudo-labeled
+shards together, with its noise (RandAugment, dropout, stochastic depth) on.
 
     # 1. the teacher (a training run's directory or a .keras file) labels the unlabeled images
     #    (TFRecord shards in the ImageNet schema, labels ignored, or a folder of image files)
@@ -9,230 +10,25 @@ and a student trains on the labeled and the pseudo-labeled shards together, with
     # 2. the student trains on both; train.num_train_images = labeled + the kept count printed
     python official/train.py --config=resnetrs50_i160 --params_override='{
         "data.pseudo_label_dir": "/data/pseudo", "train.num_train_images": 2581167}'
-
-The teacher runs without noise (inference mode) on the eval crop at its own eval resolution.
-Each kept image is written unchanged with the teacher's top class as a hard label (Noisy
-Student's ImageNet runs kept images of confidence >= 0.3); output shard i holds what input
-chunk i produced, written atomically, and shards already written are skipped, so an
-interrupted run resumes. Noisy Student's per-class balancing and soft labels are not done here.
 """
 
 from __future__ import annotations
 
-import collections
-import dataclasses
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from official import quiet_start  # noqa: E402
-
-quiet_start.import_tensorflow()
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from official import keras_file  # noqa: E402
-from official.data import image_files, preprocess, tfrecord  # noqa: E402
-from official.training import finetune  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 
-@dataclasses.dataclass
-class Teacher:
-    model: keras.Model
-    image_size: int
-    crop_padding: int
-    method: str = "tf2"  # data.preprocessing (official/data/preprocess.py)
+def define_flags() -> None:
+    """Defined only when run as a program (train.py defines --image_size too)."""
+    from official.console import quiet_start
 
-    def __post_init__(self):
-        model = self.model
-        self.probabilities = tf.function(
-            lambda images: tf.nn.softmax(tf.cast(model(images, training=False), tf.float32))
-        )
-
-
-def load_teacher(source: str, image_size: int = 0) -> Teacher:
-    """A training run's directory (its eval resolution and crop from params.yaml) or a `.keras`
-    file (the preprocessing it stores, else its static input size or `image_size` with the
-    default crop). Its outputs are taken as logits."""
-    if not source.endswith(".keras"):
-        model, config = finetune.load_run(source)
-        size = image_size or config.data.resolved_eval_image_size
-        return Teacher(model, size, config.data.eval_crop_padding, config.data.preprocessing)
-    model = finetune.load_source(source)
-    stored, _ = keras_file.read_entries(source)  # the preprocessing the teacher was trained for
-    size = image_size or (stored.image_size if stored else model.input_shape[1])
-    if not size:
-        raise ValueError(f"--teacher={source} takes any input size: give --image_size.")
-    if stored is None:
-        return Teacher(model, size, preprocess.CROP_PADDING)
-    return Teacher(model, size, stored.crop_padding, stored.method)
-
-
-# ---- Unlabeled inputs: chunks of (JPEG bytes, filename) -----------------------------------------
-def input_chunks(unlabeled: str, split: str, num_chunks: int) -> list:
-    """One chunk per TFRecord shard of `split` in `unlabeled`; or, for a folder of image files
-    (searched recursively), the sorted files cut into num_chunks contiguous chunks."""
-    shards = sorted(tf.io.gfile.glob(os.path.join(unlabeled, tfrecord.file_pattern(split))))
-    if shards:
-        return [("shard", path) for path in shards]
-    files = sorted(
-        os.path.join(root, name)
-        for root, _, names in os.walk(unlabeled)
-        for name in names
-        if name.lower().endswith(image_files.IMAGE_EXTENSIONS)
-    )
-    if not files:
-        raise FileNotFoundError(
-            f"--unlabeled={unlabeled} holds neither TFRecord shards named like "
-            f"{tfrecord.shard_name(split, 0, 1)} nor image files "
-            f"({', '.join(image_files.IMAGE_EXTENSIONS)})."
-        )
-    size = -(-len(files) // num_chunks)
-    return [("files", files[i : i + size]) for i in range(0, len(files), size)]
-
-
-def _chunk_dataset(chunk, unreadable: list) -> tf.data.Dataset:
-    kind, content = chunk
-    if kind == "shard":
-        dataset = tf.data.TFRecordDataset(content)
-        return dataset.map(lambda r: _bytes_and_name(tfrecord.parse_example(r)))
-
-    def files():
-        for path in content:
-            with open(path, "rb") as f:
-                data = f.read()
-            try:
-                jpeg, _, _ = image_files.to_rgb_jpeg(data)
-            except image_files.NotAnImageError as e:
-                unreadable.append((path, str(e)))
-                continue
-            yield jpeg, path
-
-    spec = (tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.string))
-    return tf.data.Dataset.from_generator(files, output_signature=spec)
-
-
-def _bytes_and_name(example):
-    return example["image_bytes"], example["filename"]
-
-
-def label_chunk(teacher: Teacher, chunk, min_confidence: float, label_offset: int, batch: int):
-    """Serialized examples of the images in `chunk` whose top probability reaches
-    min_confidence, labelled with the teacher's top class (+ label_offset, the on-disk
-    convention); also fills `stats` (seen, per-class kept) and `unreadable` as it goes."""
-    stats = {"seen": 0, "kept": collections.Counter()}
-    unreadable: list = []
-
-    def prepare(image_bytes, filename):
-        image = preprocess.preprocess_for_eval(
-            image_bytes, teacher.image_size, tf.float32, teacher.crop_padding, teacher.method
-        )
-        shape = tf.image.extract_jpeg_shape(image_bytes)
-        return image, image_bytes, filename, shape[0], shape[1]
-
-    dataset = _chunk_dataset(chunk, unreadable).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-
-    def records():
-        try:
-            for images, encoded, names, heights, widths in dataset.batch(batch).prefetch(2):
-                probabilities = teacher.probabilities(images)
-                classes = tf.argmax(probabilities, axis=-1).numpy()
-                confidences = tf.reduce_max(probabilities, axis=-1).numpy()
-                stats["seen"] += len(classes)
-                for i, (label, confidence) in enumerate(zip(classes, confidences, strict=True)):
-                    if confidence < min_confidence:
-                        continue
-                    stats["kept"][int(label)] += 1
-                    yield tfrecord.encode_example(
-                        encoded[i].numpy(),
-                        int(label) + label_offset,
-                        height=int(heights[i]),
-                        width=int(widths[i]),
-                        filename=names[i].numpy().decode(),
-                    )
-        except tf.errors.InvalidArgumentError as e:
-            where = chunk[1] if chunk[0] == "shard" else "the image files"
-            raise ValueError(f"{where}: a record is not a decodable JPEG ({e.message})") from None
-
-    return records(), stats, unreadable
-
-
-def pseudo_label(
-    teacher: Teacher,
-    unlabeled: str,
-    out_dir: str,
-    *,
-    split: str = "train",
-    out_split: str = "train",
-    num_shards: int = 64,
-    min_confidence: float = 0.3,
-    label_offset: int = tfrecord.LABEL_OFFSET,
-    batch_size: int = 64,
-) -> dict:
-    """Writes out_dir/<out_split>-0000i-of-N for every input chunk (the student's train split
-    name, which its pipeline reads); returns the totals (images
-    seen and kept in this call, kept in shards an earlier call wrote, unreadable files)."""
-    if not 0.0 <= min_confidence <= 1.0:
-        raise ValueError(f"--min_confidence={min_confidence}: a probability in [0, 1].")
-    chunks = input_chunks(unlabeled, split, num_shards)
-    tf.io.gfile.makedirs(out_dir)
-    totals = {"seen": 0, "kept": 0, "kept_before": 0, "per_class": collections.Counter()}
-    failures = []
-    for index, chunk in enumerate(chunks):
-        path = os.path.join(out_dir, tfrecord.shard_name(out_split, index, len(chunks)))
-        if tf.io.gfile.exists(path):
-            totals["kept_before"] += sum(1 for _ in tf.data.TFRecordDataset(path))
-            continue
-        records, stats, unreadable = label_chunk(
-            teacher, chunk, min_confidence, label_offset, batch_size
-        )
-        totals["kept"] += tfrecord.write_shard(path, records)
-        totals["seen"] += stats["seen"]
-        totals["per_class"].update(stats["kept"])
-        failures += unreadable
-    totals["unreadable"] = failures
-    return totals
-
-
-def main(argv):
-    del argv
-    if not FLAGS.teacher or not FLAGS.unlabeled or not FLAGS.out_dir:
-        print("error: --teacher, --unlabeled and --out_dir are required.", file=sys.stderr)
-        sys.exit(2)
-    try:
-        teacher = load_teacher(FLAGS.teacher, FLAGS.image_size)
-        totals = pseudo_label(
-            teacher,
-            FLAGS.unlabeled,
-            FLAGS.out_dir,
-            split=FLAGS.split,
-            out_split=FLAGS.out_split,
-            num_shards=FLAGS.num_shards,
-            min_confidence=FLAGS.min_confidence,
-            label_offset=FLAGS.label_offset,
-            batch_size=FLAGS.batch_size,
-        )
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    kept = totals["kept"] + totals["kept_before"]
-    print(
-        f"kept {totals['kept']} of {totals['seen']} images at confidence >= "
-        f"{FLAGS.min_confidence} ({totals['kept_before']} more in shards written before); "
-        f"{len(totals['per_class'])} classes represented"
-    )
-    for path, reason in totals["unreadable"]:
-        print(f"  skipped {path}: {reason}")
-    print(
-        f'train with data.pseudo_label_dir="{FLAGS.out_dir}" and train.num_train_images = '
-        f"the labeled count + {kept}"
-    )
-
-
-if __name__ == "__main__":
-    from absl import app, flags
+    quiet_start.import_tensorflow()
+    from official.data.tfrecord import LABEL_OFFSET
 
     flags.DEFINE_string("teacher", None, "A training run's directory or a .keras file.")
     flags.DEFINE_string("unlabeled", None, "TFRecord shards (labels ignored) or image folder.")
@@ -243,8 +39,55 @@ if __name__ == "__main__":
     )
     flags.DEFINE_integer("num_shards", 64, "Output shards for a folder of image files.")
     flags.DEFINE_float("min_confidence", 0.3, "Keep images whose top probability reaches this.")
-    flags.DEFINE_integer("label_offset", tfrecord.LABEL_OFFSET, "Added to class indices on disk.")
+    flags.DEFINE_integer("label_offset", LABEL_OFFSET, "Added to class indices on disk.")
     flags.DEFINE_integer("image_size", 0, "The teacher's eval size (0: from the teacher).")
     flags.DEFINE_integer("batch_size", 64, "Teacher batch size.")
-    FLAGS = flags.FLAGS
+
+
+def run(args: dict) -> int:
+    """Labels args['unlabeled'] with args['teacher'] into args['out_dir'] and prints the totals;
+    an error is one line and exit status 2."""
+    if not args["teacher"] or not args["unlabeled"] or not args["out_dir"]:
+        print("error: --teacher, --unlabeled and --out_dir are required.", file=sys.stderr)
+        return 2
+    from official.training import pseudo_labeling
+
+    try:
+        teacher = pseudo_labeling.load_teacher(args["teacher"], args["image_size"])
+        totals = pseudo_labeling.pseudo_label(
+            teacher,
+            args["unlabeled"],
+            args["out_dir"],
+            split=args["split"],
+            out_split=args["out_split"],
+            num_shards=args["num_shards"],
+            min_confidence=args["min_confidence"],
+            label_offset=args["label_offset"],
+            batch_size=args["batch_size"],
+        )
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    kept = totals["kept"] + totals["kept_before"]
+    print(
+        f"kept {totals['kept']} of {totals['seen']} images at confidence >= "
+        f"{args['min_confidence']} ({totals['kept_before']} more in shards written before); "
+        f"{len(totals['per_class'])} classes represented"
+    )
+    for path, reason in totals["unreadable"]:
+        print(f"  skipped {path}: {reason}")
+    print(
+        f'train with data.pseudo_label_dir="{args["out_dir"]}" and train.num_train_images = '
+        f"the labeled count + {kept}"
+    )
+    return 0
+
+
+def main(argv):
+    del argv
+    sys.exit(run(flags.FLAGS.flag_values_dict()))
+
+
+if __name__ == "__main__":
+    define_flags()
     app.run(main)

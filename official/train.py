@@ -1,5 +1,5 @@
 """Train, evaluate and export an image classifier. This file defines the flags and hands them to
-official/jobs.py (config -> run directory -> strategy -> data -> model -> loop -> export).
+official/training/jobs.py (config -> run directory -> strategy -> data -> model -> loop -> export).
 
     python official/train.py                       # the default job: bundled digits, CPU
     python official/train.py --config=resnetrs50_i160 --strategy=tpu --tpu=$TPU_NAME \\
@@ -51,12 +51,12 @@ flags.DEFINE_integer(
 FLAGS = flags.FLAGS
 
 if __name__ == "__main__":  # a user's command: TensorFlow (imported by jobs) starts quietly
-    from official import quiet_start
+    from official.console import quiet_start
 
     quiet_start.import_tensorflow()
 
-from official import jobs  # noqa: E402
 from official.configs import tpu_flags  # noqa: E402, F401  (resnet_main.py's flags)
+from official.training import jobs  # noqa: E402
 
 MODES = jobs.MODES
 

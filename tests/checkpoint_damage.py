@@ -1,5 +1,5 @@
 """Damage to a checkpoint's files, the three ways a user found them (issue 18): used by
-tests/test_checkpoint_fallback.py and tests/test_jobs.py."""
+tests/training/test_checkpoints.py and tests/training/test_jobs.py."""
 
 import os
 

@@ -34,7 +34,7 @@ LONGEST_FILES = (
     "tests/backends/test_model_tests_on_torch.py",
     "tests/models/test_registry.py",
     "tests/test_train_modes.py",
-    "tests/test_jobs.py",
+    "tests/training/test_jobs.py",
     "tests/training/test_loop.py",
     "tests/weights/test_timm.py",
 )

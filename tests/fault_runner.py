@@ -29,9 +29,9 @@ import tensorflow as tf  # noqa: E402, F401
 from tensorflow.python.checkpoint import checkpoint_management  # noqa: E402
 from tensorflow.python.ops import gen_io_ops  # noqa: E402
 
-from official import export, jobs, keras_file, run_dir  # noqa: E402, F401
 from official.data import checks, samples  # noqa: E402, F401
-from official.training import loop  # noqa: E402, F401
+from official.serving import image, keras_file  # noqa: E402, F401
+from official.training import exporting, jobs, loop, run_dir  # noqa: E402, F401
 
 TRAIN = os.path.join(ROOT, "official", "train.py")
 

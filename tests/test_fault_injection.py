@@ -16,7 +16,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from official import checkpoint_fallback, run_dir
+from official.training import checkpoints, run_dir
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = os.path.join(ROOT, "tests", "fault_runner.py")
@@ -49,14 +49,14 @@ PLAN = [
 
 
 def _steps(directory):
-    return sorted(int(p.rsplit("-", 1)[1]) for p in checkpoint_fallback.checkpoint_paths(directory))
+    return sorted(int(p.rsplit("-", 1)[1]) for p in checkpoints.checkpoint_paths(directory))
 
 
 def _check_nothing_corrupt(directory, record):
     names = os.listdir(directory)
-    assert not [n for n in names if checkpoint_fallback.CORRUPT_SUFFIX in n], names
-    for prefix in checkpoint_fallback.checkpoint_paths(directory):
-        assert checkpoint_fallback.integrity_problem(prefix) is None, prefix
+    assert not [n for n in names if checkpoints.CORRUPT_SUFFIX in n], names
+    for prefix in checkpoints.checkpoint_paths(directory):
+        assert checkpoints.integrity_problem(prefix) is None, prefix
     params = os.path.join(directory, run_dir.RECORD_FILE)
     if record is not None:
         assert open(params, "rb").read() == record
@@ -115,7 +115,7 @@ def test_ten_kills_at_random_points_and_inside_writes_then_the_run_ends_intact(
     assert latest == f"{directory}/ckpt-{TOTAL}"
     state = tf.train.get_checkpoint_state(directory)
     for path in state.all_model_checkpoint_paths:
-        assert checkpoint_fallback.integrity_problem(path) is None
+        assert checkpoints.integrity_problem(path) is None
     names = os.listdir(directory)
     assert not [n for n in names if n.startswith(".tmp-") or n.endswith("_temp")], names
     assert run_dir.LOCK_FILE not in names

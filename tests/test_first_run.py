@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from official import quiet_start
+from official.console import quiet_start
 from official.data import image_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -139,12 +139,12 @@ def test_predict_takes_the_export_folder_and_says_what_is_wrong(finished_run, tm
 
 
 def test_predict_names_a_model_path_that_is_not_a_model(tmp_path):
-    from official import predict
+    from official.serving import predictor
 
     with pytest.raises(ValueError, match=f"--model={tmp_path} is neither a .keras file nor a"):
-        predict.resolve_model_path(str(tmp_path))
+        predictor.resolve_model_path(str(tmp_path))
     (tmp_path / "3" / "variables").mkdir(parents=True)
     (tmp_path / "3" / "saved_model.pb").write_bytes(b"")
     (tmp_path / "12").mkdir()  # not a SavedModel: no saved_model.pb
-    assert predict.resolve_model_path(str(tmp_path)) == str(tmp_path / "3")
-    assert predict.resolve_model_path("any/model.keras") == "any/model.keras"
+    assert predictor.resolve_model_path(str(tmp_path)) == str(tmp_path / "3")
+    assert predictor.resolve_model_path("any/model.keras") == "any/model.keras"

@@ -10,7 +10,6 @@ from absl import flags
 PROGRAMS = [
     "official.train",
     "official.export",
-    "official.export_video",
     "official.export_litert",
     "official.benchmark",
     "official.scaling",

@@ -18,7 +18,7 @@ from official import models
 from official.configs import overrides
 from official.data import pipeline, preprocess, tfrecord
 from official.training import loop
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 
 # Subprocesses that import TensorFlow and train: the whole module is in the slow set.
 pytestmark = pytest.mark.slow

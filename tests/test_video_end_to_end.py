@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from official import predict
 from official.configs import overrides, recipes
 from official.data import tfrecord, video, video_files, video_record, video_samples
-from official.training import loop, video_eval
-from official.training.strategy import get_strategy
+from official.serving import predictor
+from official.training import loop
+from official.training.runtime import get_strategy
 
 # Whole train.py runs of the clip recipe: CI runs these, the development subset leaves them out.
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ def _numpy_eval(trainer):
             mean = soft.mean(axis=1)  # over the 2 clips x 3 crops
             top1 += int(np.sum(mean.argmax(-1) == labels.numpy()))
             count += len(labels)
-            ours = video_eval.view_averaged_probabilities(trainer.model, views)
+            ours = video.view_averaged_probabilities(trainer.model, views)
             probabilities.append((np.asarray(ours), mean))
     return top1 / count, count, probabilities
 
@@ -152,7 +152,7 @@ def test_killed_sample_video_run_resumes_then_exports_a_model_that_answers_clips
     model = models.get(config.model.name, num_classes=8, **config.model.kwargs)
     model.load_weights(str(model_dir / "model.weights.h5"))  # the EMA weights, as exported
     views = video.eval_views(frames, 32, config.video)[None]
-    expected = video_eval.view_averaged_probabilities(model, views)
+    expected = video.view_averaged_probabilities(model, views)
     np.testing.assert_allclose(out["probabilities"], expected, rtol=1e-4, atol=1e-5)
 
     # official.predict on a video file: PyAV decodes it, the export answers.
@@ -161,7 +161,9 @@ def test_killed_sample_video_run_resumes_then_exports_a_model_that_answers_clips
     from_file = video_files.read_video(str(video_path))[0]
     assert len(from_file) == len(frames)
     expected = served.signatures["serving_default"](frames=tf.constant([from_file]))
-    top = predict.classify_file(predict.Classifier(str(export_dir), 3, 0, None), str(video_path))
+    top = predictor.classify_file(
+        predictor.Classifier(str(export_dir), 3, 0, None), str(video_path)
+    )
     names = [n.decode() for n in expected["class_names"][0, :3].numpy()]
     assert [n for n, _ in top] == names
     np.testing.assert_allclose([p for _, p in top], expected["scores"][0, :3], rtol=1e-6)

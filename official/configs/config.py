@@ -283,7 +283,7 @@ class RuntimeConfig:
     tpu_zone: str = ""
     gcp_project: str = ""
     # 'auto': bfloat16 on TPU, float16 on GPU, bfloat16 on a CPU with native bfloat16
-    # (AVX512_BF16 or AMX), else float32 (training/precision.py). Or float32/bfloat16/float16.
+    # (AVX512_BF16 or AMX), else float32 (training/runtime.py). Or float32/bfloat16/float16.
     precision: str = "auto"
     xla: bool = False
     seed: int = 0

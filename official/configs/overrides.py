@@ -172,7 +172,7 @@ def to_yaml(config) -> str:
 
 def save_yaml(config, path: str) -> None:
     """Writes the config under a temporary name and renames it: a reader never sees half a
-    file. A run's params.yaml is written by official/run_dir.py (once)."""
+    file. A run's params.yaml is written by official/training/run_dir.py (once)."""
     import tensorflow as tf  # gfile: model_dir may be on GCS
 
     tmp = f"{path}.tmp"

@@ -80,7 +80,7 @@ def scan_imagenet_validation(split_dir: str, labels_file: str, classes: list[str
 
 def _write_shard(task):
     """Worker: encode the images of one shard and write it. -> (written, [(path, reason)])."""
-    from official import quiet_start
+    from official.console import quiet_start
 
     quiet_start.import_tensorflow()  # a spawned process imports TensorFlow afresh
     from official.data import image_files, tfrecord
@@ -150,7 +150,7 @@ def convert(
 
 def main(argv):
     del argv
-    from official import quiet_start
+    from official.console import quiet_start
 
     quiet_start.import_tensorflow()
     first = os.path.join(FLAGS.input_dir, FLAGS.splits[0])

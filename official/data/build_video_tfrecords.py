@@ -78,7 +78,7 @@ def read_item(path: str, fps: float, short_side: int, quality: int) -> list[byte
 
 def _write_shard(task):
     """Worker: decode the videos of one shard and write it -> (written, seen, [(path, why)])."""
-    from official import quiet_start
+    from official.console import quiet_start
 
     quiet_start.import_tensorflow()  # a spawned process imports TensorFlow afresh
     from official.data import tfrecord, video_files, video_record
@@ -157,7 +157,7 @@ def summarize(failures: list[tuple[str, str]]) -> str:
 
 def main(argv):
     del argv
-    from official import quiet_start
+    from official.console import quiet_start
 
     quiet_start.import_tensorflow()
     FLAGS = flags.FLAGS

@@ -1,7 +1,7 @@
 """The eval preprocessing a model was trained for, as data that travels with the model.
 
 Stored as `preprocessing.json` in every export (`<version>/assets.extra/`) and in every `.keras`
-file this library writes (an entry of its zip archive, official/keras_file.py); read back by
+file this library writes (an entry of its zip archive, official/serving/keras_file.py); read back by
 official/predict.py and official/export.py, so that a model is fed what it was trained on (the
 sample recipe crops with padding 0, ImageNet recipes with 32: the wrong one costs accuracy).
 

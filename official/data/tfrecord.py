@@ -105,3 +105,12 @@ def read_labels(path: str) -> list[str]:
     with tf.io.gfile.GFile(path) as f:
         table = json.load(f)
     return [table[str(i)] for i in range(len(table))]
+
+
+def read_class_names(data_dir: str, num_classes: int) -> list[str] | None:
+    """The data set's labels.json names, when it has one for exactly num_classes classes."""
+    path = f"{data_dir}/{LABELS_FILE}"
+    if not data_dir or not tf.io.gfile.exists(path):
+        return None
+    names = read_labels(path)
+    return names if len(names) == num_classes else None

@@ -11,7 +11,8 @@ random crop (decoded straight from each JPEG) and ONE flip for the whole clip: [
 Evaluation takes num_test_clips evenly spaced clips, resizes the short side to min_image_size,
 and cuts num_test_crops crops (left/centre/right along the long side):
 [views, T, S, S, 3] per video, views = crops x clips (crop-major). The model's softmax is
-averaged over the views (official/training/video_eval.py). Every shape is static.
+averaged over the views (`view_averaged_probabilities`, as TF Model Garden's video task does at
+inference, official/vision/tasks/video_classification.py `inference_step`). Every shape is static.
 """
 
 from __future__ import annotations
@@ -144,6 +145,17 @@ def eval_views(frames: tf.Tensor, size: int, video: VideoConfig, dtype=tf.float3
     ]
     shape = [len(crops) * clips, video.num_frames, size, size, 3]
     return preprocess.normalize(tf.reshape(tf.stack(crops), shape), dtype)
+
+
+def view_averaged_probabilities(model, videos: tf.Tensor) -> tf.Tensor:
+    """videos [B, V, T, H, W, 3] -> float32 [B, C]: mean over the V views of softmax(model), each
+    of a video's num_test_clips x num_test_crops views classified on its own (evaluation and the
+    video export)."""
+    views = tf.reshape(videos, [-1, *videos.shape[2:]])
+    probabilities = tf.nn.softmax(tf.cast(model(views, training=False), tf.float32))
+    return tf.reduce_mean(
+        tf.reshape(probabilities, [-1, videos.shape[1], probabilities.shape[-1]]), 1
+    )
 
 
 # ---- The pipeline -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from official.models import mnasnet  # noqa: E402, F401
 from official.models import shufflenet  # noqa: E402, F401
 from official.models import attention  # noqa: E402, F401
 from official.models import video  # noqa: E402, F401
-from official.models.counting import count_parameters  # noqa: E402
+from official.models.counting import count_macs, count_parameters  # noqa: E402
 from official.models.registry import entry, get, list_models, register  # noqa: E402
 
-__all__ = ["count_parameters", "entry", "get", "list_models", "register"]
+__all__ = ["count_macs", "count_parameters", "entry", "get", "list_models", "register"]

@@ -27,9 +27,8 @@ import time
 
 import tensorflow as tf
 
-from official import checkpoint_fallback
 from official.configs import overrides
-from official.training import loop
+from official.training import checkpoints, loop
 
 log = logging.getLogger("official.train")
 
@@ -84,7 +83,7 @@ def list_checkpoints(model_dir: str) -> list[tuple[int, str]]:
 
 def restore_weights(trainer: loop.Trainer, prefix: str) -> bool:
     """Restores the model (and EMA) of checkpoint `prefix` into `trainer` through
-    official/checkpoint_fallback.py's restore (every tensor read, checksums verified): partial,
+    official/training/checkpoints.py's restore (every tensor read, checksums verified): partial,
     as the optimizer is not needed, but the model and EMA must each find all their values. False,
     with a warning naming it and why, when the checkpoint vanished while being read or is
     damaged; a damaged one is left where it is (this job only reads the run: training, which
@@ -94,8 +93,8 @@ def restore_weights(trainer: loop.Trainer, prefix: str) -> bool:
     if trainer.ema is not None:
         objects["ema"] = trainer.ema
     try:
-        checkpoint_fallback.restore(tf.train.Checkpoint(**objects), prefix, partial=True)
-    except checkpoint_fallback.CorruptCheckpoint as e:
+        checkpoints.restore(tf.train.Checkpoint(**objects), prefix, partial=True)
+    except checkpoints.CorruptCheckpoint as e:
         gone = not tf.io.gfile.exists(f"{prefix}.index") or not tf.io.gfile.glob(f"{prefix}.data-*")
         if gone:
             why = "it was deleted while being read (training keeps train.max_checkpoints)"
@@ -103,7 +102,7 @@ def restore_weights(trainer: loop.Trainer, prefix: str) -> bool:
             why = f"it could not be read ({e.reason}); left in place"
         log.warning("skipped checkpoint %s: %s", prefix, why)
         return False
-    except checkpoint_fallback.CheckpointError as e:
+    except checkpoints.CheckpointError as e:
         raise ValueError(f"checkpoint {prefix} does not hold this run's model: {e}") from None
     return True
 

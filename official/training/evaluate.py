@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from official.data import pipeline
-from official.training import video_eval
+from official.data.video import view_averaged_probabilities
 
 
 def real_examples(labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -36,7 +36,7 @@ class Evaluator:
         video: bool = False,
     ):
         """video: batches of [B, views, T, H, W, 3], scored by the softmax averaged over the
-        views (training/video_eval.py)."""
+        views (official/data/video.py)."""
         self.model = model
         self.strategy = strategy
         self.k = min(5, num_classes)
@@ -46,7 +46,7 @@ class Evaluator:
     def _step_fn(self, images, labels, collect: bool):
         def replica(images, labels):
             if self.video:
-                logits = video_eval.view_averaged_probabilities(self.model, images)
+                logits = view_averaged_probabilities(self.model, images)
             else:
                 logits = tf.cast(self.model(images, training=False), tf.float32)
             ids, real = real_examples(labels)

@@ -17,8 +17,9 @@ import os
 import keras
 import tensorflow as tf
 
-from official import checkpoint_fallback, models, run_dir
+from official import models
 from official.configs.config import ExperimentConfig
+from official.training import checkpoints, run_dir
 from official.weights import conventions, converted
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def load_source(source: str) -> keras.Model:
 def load_run(source: str) -> tuple[keras.Model, ExperimentConfig]:
     """A training run's network and config: its params.yaml rebuilds the network and its
     model.weights.h5 (the EMA weights when the run had EMA) fills it, or else its newest
-    checkpoint that restores (the raw weights; official/checkpoint_fallback.py walks back over
+    checkpoint that restores (the raw weights; official/training/checkpoints.py walks back over
     corrupt ones). The run's directory is only read."""
     run = run_dir.RunDirectory(source)
     config = run.record()
@@ -56,9 +57,7 @@ def load_run(source: str) -> tuple[keras.Model, ExperimentConfig]:
     if tf.io.gfile.exists(weights):
         model.load_weights(weights)
         return model, config
-    restored = checkpoint_fallback.restore_latest(
-        tf.train.Checkpoint(model=model), source, partial=True
-    )
+    restored = checkpoints.restore_latest(tf.train.Checkpoint(model=model), source, partial=True)
     if restored is None:
         raise FileNotFoundError(
             f"train.init_weights={source!r}: the run has neither model.weights.h5 nor a checkpoint."

@@ -16,21 +16,22 @@ import time
 import keras
 import tensorflow as tf
 
-from official import checkpoint_fallback, models, run_dir
+from official import models
 from official.configs.config import ExperimentConfig
 from official.data import pipeline, video
 from official.training import (
+    checkpoints,
     ema,
     evaluate,
     finetune,
     losses,
-    multi_worker,
     optimizer,
     preemption,
     randomness,
     replica_gradients,
     reporter,
-    xla,
+    run_dir,
+    runtime,
 )
 from official.training.divergence import DivergenceGuard, TrainingDiverged  # noqa: F401
 
@@ -87,7 +88,7 @@ class Trainer:
         self.config = config
         self.strategy = strategy
         self.model_dir = model_dir  # the run's: the chief's checkpoints, summaries, weights
-        self.is_chief = multi_worker.is_chief(strategy)
+        self.is_chief = checkpoints.is_chief(strategy)
         self.global_batch = config.data.train_batch_size
         self.steps_per_epoch = config.train.steps_per_epoch(self.global_batch)
         self.total_steps = config.train.total_steps(self.global_batch)
@@ -127,7 +128,7 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(**objects)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint,
-            multi_worker.worker_dir(strategy, model_dir),
+            checkpoints.worker_dir(strategy, model_dir),
             max_to_keep=config.train.max_checkpoints,
         )
         self.preemption = preemption.PreemptionWatcher()
@@ -135,7 +136,7 @@ class Trainer:
         # The replica step, and the forward and backward pass it calls: XLA-compiled or not.
         self._replica_step_fn, self._gradients = self._replica_step, self._forward_backward
         if config.runtime.xla:
-            self._replica_step_fn, self._gradients = xla.compile_step(
+            self._replica_step_fn, self._gradients = runtime.compile_step(
                 strategy, self._replica_step, self._forward_backward
             )
         self.evaluator = evaluate.Evaluator(
@@ -161,27 +162,27 @@ class Trainer:
 
     def restore(self) -> int:
         """Restores the newest checkpoint of model_dir (the chief's, on every worker) that
-        restores completely, walking back over corrupt ones (checkpoint_fallback.restore_latest);
+        restores completely, walking back over corrupt ones (checkpoints.restore_latest);
         returns the step. Workers that would resume from different steps or weights raise
         RuntimeError."""
-        path = checkpoint_fallback.restore_latest(self.checkpoint, self.model_dir)
+        path = checkpoints.restore_latest(self.checkpoint, self.model_dir)
         if path:
-            digest = multi_worker.weights_digest(self.model)
+            digest = checkpoints.weights_digest(self.model)
             log.info("restored %s at step %d (weights digest %x)", path, self.step, digest)
         if path != self.manager.latest_checkpoint:  # fell back: the manager re-reads the state
             self.manager = tf.train.CheckpointManager(
                 self.checkpoint,
-                multi_worker.worker_dir(self.strategy, self.model_dir),
+                checkpoints.worker_dir(self.strategy, self.model_dir),
                 max_to_keep=self.config.train.max_checkpoints,
             )
-        multi_worker.check_agreement(self.strategy, self.step, self.model, self.model_dir)
+        checkpoints.check_agreement(self.strategy, self.step, self.model, self.model_dir)
         return self.step
 
     def save(self) -> None:
         """A checkpoint at the current step. Every worker saves (saving is collective); the
         others' copies are removed again at once."""
         self.manager.save(checkpoint_number=self.step)
-        multi_worker.remove_worker_dir(self.strategy, self.model_dir)
+        checkpoints.remove_worker_dir(self.strategy, self.model_dir)
 
     # ---- training step ----
     def _forward_backward(self, images, labels):

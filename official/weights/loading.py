@@ -1,7 +1,7 @@
 """`weights=`: from a source to a built and filled model (docs/weights.md).
 
 `prepare` reads what kind of source `weights` is and which builder conventions its tensors need;
-`build_with_weights` (the `weights=` argument of every builder, official/models/pretrained.py)
+`build_with_weights` (the `weights=` argument of every builder, official/models/registry.py)
 builds the model with those conventions, says so when they are not the builder's defaults, and
 fills it strictly (official/weights/strict.py).
 """

@@ -50,7 +50,7 @@ NOT_CONVERTIBLE = {
 }
 
 
-# builder family (official/models/pretrained.py) -> the timm mapping it uses (timm.py)
+# builder family (official/models/registry.py) -> the timm mapping it uses (timm.py)
 TIMM_MAPPING = {
     "resnet": "resnet",
     "resnest": "resnet",

@@ -9,7 +9,7 @@ import tensorflow as tf
 from official.configs import overrides, recipes
 from official.data import pipeline
 from official.training import agc, loop, losses
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 
 BATCH, CLIP = 8, 0.01
 

@@ -11,7 +11,7 @@ from official import models
 from official.configs import overrides, recipes
 from official.data import pipeline
 from official.training import loop
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 
 WEIGHT, TEMPERATURE, SMOOTHING, CLASSES = 0.3, 4.0, 0.1, 10
 

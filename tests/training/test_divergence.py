@@ -1,5 +1,5 @@
 """The divergence guard (official/training/divergence.py) on loss sequences; a diverging run
-end to end is in tests/test_jobs.py."""
+end to end is in tests/training/test_jobs.py."""
 
 import math
 

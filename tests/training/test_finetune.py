@@ -6,7 +6,7 @@ import pytest
 
 from official.configs import overrides, recipes
 from official.training import finetune, loop
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 
 # The fixture trains the source run: the slow set.
 pytestmark = pytest.mark.slow

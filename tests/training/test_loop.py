@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from official.configs import overrides, recipes
 from official.training import loop, optimizer
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 
 
 def sample_config(data_dir, **extra):

@@ -10,7 +10,7 @@ import tensorflow as tf
 from official.configs import overrides, recipes
 from official.data import pipeline
 from official.training import loop
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 
 BATCH = 8
 

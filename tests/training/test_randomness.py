@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from official.layers import StochasticDepth
 from official.training import randomness
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 
 RATE = 0.5
 

@@ -8,7 +8,7 @@ import numpy as np
 from official import models
 from official.configs import overrides, recipes
 from official.training import loop
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 
 
 def sample_config(seed):

@@ -14,7 +14,7 @@ import tensorflow as tf
 from official.configs import overrides, recipes
 from official.data import tfrecord
 from official.training import loop
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 
 GOOD, BAD, BATCH = 48, 16, 16  # per epoch: 48 decodable records and 16 that are not images
 

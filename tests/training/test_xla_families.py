@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from official.configs import overrides, recipes
 from official.training import loop
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 
 # One tiny model per family: one block per stage (or module), a fraction of the width.
 FAMILIES = {

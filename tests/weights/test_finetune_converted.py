@@ -5,7 +5,7 @@ import pytest
 
 from official.configs import overrides, recipes
 from official.training import finetune, loop
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 from official.weights.__main__ import main as cli
 from tests.weights.conftest import random_state_dict, write_safetensors
 

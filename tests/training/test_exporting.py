@@ -11,10 +11,10 @@ import tensorflow as tf
 from PIL import Image
 from skimage import data as skdata
 
-from official import export, models
+from official import models
 from official.configs import overrides, recipes
-from official.training import loop
-from official.training.strategy import get_strategy
+from official.training import exporting, loop
+from official.training.runtime import get_strategy
 
 # The fixture trains a run; predict runs in subprocesses: the slow set.
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def trained(sample_dir, tmp_path_factory):
 
 
 def test_export_uses_the_ema_weights(trained, tmp_path):
-    path = export.export_trainer(trained, str(tmp_path / "export"))
+    path = exporting.export_trainer(trained, str(tmp_path / "export"))
     saved = tf.saved_model.load(path)
     loaded = {v.name: v.numpy() for v in saved.signatures["serving_default"].variables}
     kernel = next(v for k, v in loaded.items() if "classifier" in k and "kernel" in k)
@@ -68,7 +68,7 @@ def _jpeg(image):
 
 
 def test_predict_cli_prints_a_row_per_image_and_skips_non_images(trained, tmp_path):
-    path = export.export_trainer(trained, str(tmp_path / "export"))
+    path = exporting.export_trainer(trained, str(tmp_path / "export"))
     folder = tmp_path / "images"
     folder.mkdir()
     (folder / "cat.jpg").write_bytes(_jpeg(skdata.chelsea()))

@@ -1,4 +1,5 @@
-"""official/scaling.py: the scaling and normalization studies as resumable drivers."""
+"""official/training/studies.py (driven by official/scaling.py): the scaling and
+normalization studies as resumable drivers."""
 
 import io
 import os
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from official import scaling
 from official.configs import recipes
+from official.training import studies
 
 
 def _readable_png(path):
@@ -17,7 +18,7 @@ def _readable_png(path):
 
 
 def test_interrupted_study_resumes_without_redoing_finished_points(tmp_path):
-    points = scaling.scaling_grid([0.25, 0.5], [26], [24, 32], [1.0])
+    points = studies.scaling_grid([0.25, 0.5], [26], [24, 32], [1.0])
     trained = []
 
     def fake_train(config, model_dir):
@@ -27,11 +28,11 @@ def test_interrupted_study_resumes_without_redoing_finished_points(tmp_path):
         return {"top1": 0.5, "top5": 0.9, "train_seconds": 1.0}
 
     with pytest.raises(KeyboardInterrupt):
-        scaling.run_study(points, recipes.get("sample"), str(tmp_path), train=fake_train)
-    assert len(scaling.read_results(str(tmp_path / "results.csv"))) == 2
+        studies.run_study(points, recipes.get("sample"), str(tmp_path), train=fake_train)
+    assert len(studies.read_results(str(tmp_path / "results.csv"))) == 2
 
     trained.clear()
-    rows = scaling.run_study(
+    rows = studies.run_study(
         points,
         recipes.get("sample"),
         str(tmp_path),
@@ -42,10 +43,10 @@ def test_interrupted_study_resumes_without_redoing_finished_points(tmp_path):
 
 
 def test_point_config_applies_every_axis():
-    point = scaling.Point(
+    point = studies.Point(
         width=0.5, depth=101, resolution=160, epochs=10, norm="group", batch_size=8
     )
-    config = scaling.point_config(recipes.get("sample"), point)
+    config = studies.point_config(recipes.get("sample"), point)
     assert config.model.kwargs["width_multiplier"] == 0.5 and config.model.kwargs["depth"] == 101
     assert "block_repeats" not in config.model.kwargs and config.model.kwargs["norm"] == "group"
     assert config.data.image_size == 160 and config.train.epochs == 10
@@ -58,8 +59,8 @@ def test_tiny_grid_runs_end_to_end_on_the_sample_data(sample_dir, tmp_path):
     base = recipes.get("sample")
     base.data.data_dir = sample_dir
     base.data.train_batch_size = 64
-    points = scaling.scaling_grid([0.125], [14], [24, 32], [0.5])
-    rows = scaling.run_study(points, base, str(tmp_path), plot=scaling.plot_scaling)
+    points = studies.scaling_grid([0.125], [14], [24, 32], [0.5])
+    rows = studies.run_study(points, base, str(tmp_path), plot=studies.plot_scaling)
     assert len(rows) == 2 and all(0.0 <= float(r["top1"]) <= 1.0 for r in rows)
     assert all(float(r["train_seconds"]) > 0 for r in rows)
     _readable_png(tmp_path / "scaling.png")
@@ -86,9 +87,9 @@ def test_plots_have_a_series_per_value(tmp_path):
             ]
         )
     ]
-    figure = scaling.plot_scaling(rows, str(tmp_path))
+    figure = studies.plot_scaling(rows, str(tmp_path))
     _readable_png(tmp_path / "scaling.png")
     assert [len(ax.get_lines()) for ax in figure.axes] == [2, 1, 2]  # widths, depth, resolutions
-    figure = scaling.plot_norm(rows, str(tmp_path))
+    figure = studies.plot_norm(rows, str(tmp_path))
     _readable_png(tmp_path / "norm.png")
     assert [line.get_label() for line in figure.axes[0].get_lines()] == ["BatchNorm", "GroupNorm"]

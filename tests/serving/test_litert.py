@@ -1,4 +1,4 @@
-"""LiteRT export (official/export_litert.py, docs/litert.md): files ai-edge-litert runs, float32
+"""LiteRT export (official/litert.py, docs/litert.md): files ai-edge-litert runs, float32
 logits equal to Keras', the four quantizations, calibration from the run's TFRecords."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from official import export_litert, models
+from official import models
 from official.configs import overrides, recipes
 from official.data import preprocess, tfrecord
+from official.serving import litert
 from official.training import loop
-from official.training.strategy import get_strategy
+from official.training.runtime import get_strategy
 
 # Converting and calibrating LiteRT files takes tens of seconds per model: CI runs these, the
 # development subset (-m "not slow") leaves them out.
@@ -44,7 +45,7 @@ def tiny(name: str, images):
 @pytest.fixture(scope="module")
 def digits(sample_dir):
     """Real images: the sample set's validation digits, eval-cropped, in 0..255."""
-    return export_litert.calibration_images(sample_dir, "validation", 32, 24, crop_padding=0)
+    return litert.calibration_images(sample_dir, "validation", 32, 24, crop_padding=0)
 
 
 def test_every_quantization_runs_and_float32_equals_keras_on_real_images(
@@ -52,16 +53,14 @@ def test_every_quantization_runs_and_float32_equals_keras_on_real_images(
 ):
     """MnasNet, searched for phone latency: each file LiteRT runs, float32 equal to Keras."""
     model = tiny("mnasnet_a1", digits)
-    calibration = export_litert.calibration_images(sample_dir, "train", 32, 40, crop_padding=0)
-    paths = export_litert.export_litert(
-        model, str(tmp_path), 32, export_litert.QUANTIZATIONS, calibration
-    )
+    calibration = litert.calibration_images(sample_dir, "train", 32, 40, crop_padding=0)
+    paths = litert.export_litert(model, str(tmp_path), 32, litert.QUANTIZATIONS, calibration)
     assert sorted(os.listdir(tmp_path)) == sorted(
-        f"mnasnet_a1_{q}.tflite" for q in export_litert.QUANTIZATIONS
+        f"mnasnet_a1_{q}.tflite" for q in litert.QUANTIZATIONS
     )
     expected = np.asarray(model(preprocess.normalize(digits), training=False))
     scale = np.abs(expected).max()
-    float32 = export_litert.litert_logits(paths["float32"], digits)
+    float32 = litert.litert_logits(paths["float32"], digits)
     assert np.abs(float32 - expected).max() / scale < 1e-4
     size = {q: os.path.getsize(p) for q, p in paths.items()}
     # Weights stored in 2 bytes (float16) or 1 (int8) instead of 4, plus the graph itself.
@@ -77,9 +76,9 @@ def test_every_quantization_runs_and_float32_equals_keras_on_real_images(
     assert out["dtype"] == np.int8
 
     for quantization, tolerance in (("float16", 1e-2), ("dynamic_int8", 0.1)):
-        logits = export_litert.litert_logits(paths[quantization], digits)
+        logits = litert.litert_logits(paths[quantization], digits)
         assert np.abs(logits - expected).max() / scale < tolerance, quantization
-    int8 = export_litert.litert_logits(paths["int8"], digits)
+    int8 = litert.litert_logits(paths["int8"], digits)
     assert int8.shape == expected.shape and np.all(np.isfinite(int8))
     # The output's quantization step is a fraction of the logits' range.
     assert out["quantization"][0] < (expected.max() - expected.min()) / 20
@@ -114,16 +113,16 @@ def test_pixels_become_the_integer_input_its_quantization_names():
     pixels = np.array([0.0, 0.4, 127.6, 254.6, 255.0], np.float32)
     as_int8 = {"dtype": np.int8, "quantization": (1.0, -128)}
     np.testing.assert_array_equal(
-        export_litert.quantized_input(pixels, as_int8), np.array([-128, -128, 0, 127, 127], np.int8)
+        litert.quantized_input(pixels, as_int8), np.array([-128, -128, 0, 127, 127], np.int8)
     )
     # Another calibrated range: q = round(x / scale) + zero_point, clipped to the type's range.
     as_scaled = {"dtype": np.int8, "quantization": (0.5, -100)}
     np.testing.assert_array_equal(
-        export_litert.quantized_input(pixels, as_scaled),
+        litert.quantized_input(pixels, as_scaled),
         np.array([-100, -99, 127, 127, 127], np.int8),
     )
     as_float = {"dtype": np.float32, "quantization": (0.0, 0)}
-    np.testing.assert_array_equal(export_litert.quantized_input(pixels, as_float), pixels)
+    np.testing.assert_array_equal(litert.quantized_input(pixels, as_float), pixels)
 
 
 def test_the_stage_benchmark_cuts_after_the_stem_every_stage_and_the_head():
@@ -141,7 +140,7 @@ def test_the_stage_benchmark_cuts_after_the_stem_every_stage_and_the_head():
 
 
 def test_calibration_takes_images_from_every_shard_in_turn(sample_dir):
-    images = export_litert.calibration_images(sample_dir, "train", 32, 8, crop_padding=0)
+    images = litert.calibration_images(sample_dir, "train", 32, 8, crop_padding=0)
     assert images.shape == (8, 32, 32, 3) and images.dtype == np.float32
     assert 0 <= images.min() and images.max() <= 255
     shards = sorted(tf.io.gfile.glob(os.path.join(sample_dir, tfrecord.file_pattern("train"))))
@@ -156,7 +155,7 @@ def test_calibration_takes_images_from_every_shard_in_turn(sample_dir):
 def test_int8_without_calibration_data_names_what_is_missing(tmp_path):
     model = models.get("shufflenet_g3", num_classes=10, **TINY["shufflenet_g3"])
     with pytest.raises(ValueError, match="int8 needs calibration images"):
-        export_litert.export_litert(model, str(tmp_path), 32, ["int8"])
+        litert.export_litert(model, str(tmp_path), 32, ["int8"])
 
 
 # ---- A trained run, exported from the command line ----
@@ -212,10 +211,10 @@ def test_cli_exports_a_run_and_int8_keeps_its_top1(trained_run, sample_dir):
     images, labels = np.stack(images), np.array(labels)
     with trained_run.averaged_weights():
         keras_logits = np.asarray(trained_run.model(preprocess.normalize(images), training=False))
-    float32 = export_litert.litert_logits(paths["float32"], images)
+    float32 = litert.litert_logits(paths["float32"], images)
     assert np.abs(float32 - keras_logits).max() / np.abs(keras_logits).max() < 1e-4
     top1 = {
-        q: float(np.mean(export_litert.litert_logits(p, images).argmax(-1) == labels))
+        q: float(np.mean(litert.litert_logits(p, images).argmax(-1) == labels))
         for q, p in paths.items()
     }
     print(f"top-1 on {len(labels)} validation digits: {top1}")  # docs/litert.md quotes these

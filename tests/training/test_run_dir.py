@@ -1,4 +1,4 @@
-"""official/run_dir.py: the lock, the params record, the write door."""
+"""official/training/run_dir.py: the lock, the params record, the write door."""
 
 import json
 import logging
@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from official import run_dir
 from official.configs import overrides, recipes
 from official.configs.overrides import ConfigError
+from official.training import run_dir
 
 
 # ---- the lock ---------------------------------------------------------------------------------

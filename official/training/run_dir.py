@@ -1,13 +1,13 @@
 """The rules of a run directory (docs/run_directory.md): one writer at a time, the config
 recorded once, read-only use by everything but training. Restoring the newest checkpoint that
-restores completely is official/checkpoint_fallback.py.
+restores completely is official/training/checkpoints.py.
 
     run = RunDirectory(model_dir)
     run.check_changes(config)                # ConfigError if config changes what the run is
     with run.writing(config):                # training: the lock, then params.yaml (once)
-        path = checkpoint_fallback.restore_latest(checkpoint, model_dir)
+        path = checkpoints.restore_latest(checkpoint, model_dir)
 
-Train, eval and export (official/jobs.py, official/export.py), fine-tuning from a run
+Train, eval and export (official/training/jobs.py, official/export.py), fine-tuning from a run
 (official/training/finetune.py) and predict on a run go through here. Every change this module
 makes inside a run directory goes through `modify`, so a test can forbid writing the way a
 read-only mount would; files are written under a temporary name and renamed into place.

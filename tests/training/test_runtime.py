@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from official.training import precision
+from official.training import runtime
 
 # /proc/cpuinfo excerpts: a Cooper Lake Xeon (AVX512_BF16), a Sapphire Rapids one (AMX-BF16
 # and AVX512_BF16), a Skylake one (AVX-512 without bfloat16).
@@ -29,18 +29,18 @@ def cpuinfo(tmp_path, flags_line):
     ],
 )
 def test_auto_on_a_cpu_follows_its_bfloat16_flags(tmp_path, flags_line, expected):
-    assert precision.resolve("auto", "cpu", cpuinfo(tmp_path, flags_line)) == expected
+    assert runtime.resolve_precision("auto", "cpu", cpuinfo(tmp_path, flags_line)) == expected
 
 
 def test_auto_on_accelerators_and_explicit_choices(tmp_path):
     no_bf16 = cpuinfo(tmp_path, SKYLAKE)
-    assert precision.resolve("auto", "tpu", no_bf16) == "bfloat16"
-    assert precision.resolve("auto", "gpu", no_bf16) == "float16"
-    assert precision.resolve("auto", "cpu", str(tmp_path / "missing")) == "float32"
+    assert runtime.resolve_precision("auto", "tpu", no_bf16) == "bfloat16"
+    assert runtime.resolve_precision("auto", "gpu", no_bf16) == "float16"
+    assert runtime.resolve_precision("auto", "cpu", str(tmp_path / "missing")) == "float32"
     for choice in ("float32", "bfloat16", "float16"):
-        assert precision.resolve(choice, "cpu", no_bf16) == choice
+        assert runtime.resolve_precision(choice, "cpu", no_bf16) == choice
     with pytest.raises(ValueError, match="runtime.precision='fp8'; use auto, float32, "):
-        precision.resolve("fp8", "cpu")
+        runtime.resolve_precision("fp8", "cpu")
 
 
 def test_this_machine():
@@ -50,4 +50,4 @@ def test_this_machine():
     with open("/proc/cpuinfo") as f:
         flags = next(line for line in f if line.startswith("flags")).split()
     native = "avx512_bf16" in flags or "amx_bf16" in flags
-    assert precision.resolve("auto", "cpu") == ("bfloat16" if native else "float32")
+    assert runtime.resolve_precision("auto", "cpu") == ("bfloat16" if native else "float32")

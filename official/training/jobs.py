@@ -1,5 +1,5 @@
 """What official/train.py runs for its flags: the config settled against the run directory
-(official/run_dir.py), then train, eval, train_and_eval, export or continuous_eval.
+(official/training/run_dir.py), then train, eval, train_and_eval, export or continuous_eval.
 
     python official/train.py --mode=export --model_dir=runs/x   # no --config: the run's own
 
@@ -18,9 +18,9 @@ import logging
 import os
 import sys
 
-from official import checkpoint_fallback, run_dir
 from official.configs import validation
 from official.configs.overrides import ConfigError
+from official.training import checkpoints, run_dir
 
 MODES = ("train", "eval", "train_and_eval", "export", "continuous_eval")
 TRAINING_MODES = ("train", "train_and_eval")
@@ -53,8 +53,7 @@ def resolve_config(flag_values, config=None):
     (official/configs/validation.py), names, the data it reads."""
     from official import models
     from official.configs import overrides, recipes, tpu_flags
-    from official.training import precision
-    from official.training.strategy import STRATEGIES
+    from official.training.runtime import PRECISIONS, STRATEGIES
 
     name = config_name(flag_values) if config is None else None
     if name and name.endswith((".yaml", ".yml")):
@@ -72,9 +71,9 @@ def resolve_config(flag_values, config=None):
         raise ValueError(
             f"Unknown strategy {config.runtime.strategy!r}; use one of {', '.join(STRATEGIES)}."
         )
-    if config.runtime.precision not in precision.CHOICES:
+    if config.runtime.precision not in PRECISIONS:
         raise ValueError(
-            f"runtime.precision={config.runtime.precision!r}; use {', '.join(precision.CHOICES)}."
+            f"runtime.precision={config.runtime.precision!r}; use {', '.join(PRECISIONS)}."
         )
     validation.validate(config)
     if not config.data.data_dir and name == "sample":
@@ -120,9 +119,7 @@ def start(config, num_cpu_devices: int = 1):
     import keras
     import tensorflow as tf
 
-    from official.training.precision import POLICIES
-    from official.training.precision import resolve as resolve_precision
-    from official.training.strategy import device_kind, get_strategy
+    from official.training.runtime import POLICIES, device_kind, get_strategy, resolve_precision
 
     if num_cpu_devices > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -136,42 +133,18 @@ def start(config, num_cpu_devices: int = 1):
     return strategy, precision
 
 
-def save_model_file(trainer, path: str) -> None:
-    """The run's final model as a `.keras` file with its eval preprocessing and class names
-    (float32, EMA weights when the run has EMA), for official/predict.py."""
-    from official import export, keras_file
-    from official.data.eval_preprocessing import EvalPreprocessing
-
-    data = trainer.config.data
-    names = export.read_class_names(data.data_dir, data.num_classes)
-    with trainer.averaged_weights():
-        model = export.float32_copy(trainer.model)
-    preprocessing = EvalPreprocessing.from_config(data)
-    run_dir.write_atomically(path, lambda tmp: keras_file.save(model, tmp, preprocessing, names))
-
-
-def newest_export(export_dir: str) -> str | None:
-    """The highest version directory under export_dir, if there is one."""
-    import tensorflow as tf
-
-    if not tf.io.gfile.isdir(export_dir):
-        return None
-    names = [n.strip("/") for n in tf.io.gfile.listdir(export_dir)]
-    versions = [int(n) for n in names if n.isdigit()]
-    return f"{export_dir}/{max(versions)}" if versions else None
-
-
 def export_trainer(trainer, export_dir: str | None, model_dir: str) -> str:
-    from official import export
+    from official.training import exporting
 
-    return export.export_trainer(trainer, export_dir or f"{model_dir}/export")
+    return exporting.export_trainer(trainer, export_dir or f"{model_dir}/export")
 
 
 def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devices=1) -> dict:
     """Trains (holding the run's lock; params.yaml written once), evaluates or exports (reading
     the run only)."""
     from official.data import checks
-    from official.training import loop, multi_worker
+    from official.serving import saved_model
+    from official.training import exporting, loop
 
     run_directory = run_dir.RunDirectory(model_dir)
     training = mode in TRAINING_MODES
@@ -181,8 +154,8 @@ def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devic
     )
     validation.validate(config, strategy.num_replicas_in_sync, batches)
     checks.check_data(config.data, training, mode in EVAL_MODES)
-    chief = multi_worker.is_chief(strategy)
-    directory = multi_worker.worker_dir(strategy, model_dir)
+    chief = checkpoints.is_chief(strategy)
+    directory = checkpoints.worker_dir(strategy, model_dir)
     log.info(
         "%s on %d replica(s), %s; %s %s",
         config.model.name,
@@ -194,7 +167,7 @@ def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devic
     results = {}
     if training:
         # The chief holds the run's lock; another worker saves only into its own scratch
-        # directory (official/training/multi_worker.py), removed after every save.
+        # directory (official/training/checkpoints.py), removed after every save.
         writing = run_directory.writing(config) if chief else contextlib.nullcontext()
         with writing:
             trainer = loop.Trainer(config, strategy, model_dir, loss_scale=precision == "float16")
@@ -203,9 +176,9 @@ def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devic
                 results.update(trainer.evaluate(loop.distributed_datasets(trainer, False)))
             if chief:
                 if config.data.kind == "image":  # a video model is served by its export
-                    save_model_file(trainer, run_directory.model_file)
+                    exporting.save_model_file(trainer, run_directory.model_file)
                 if mode == "train_and_eval":
-                    previous = newest_export(export_dir or f"{model_dir}/export")
+                    previous = saved_model.newest_version(export_dir or f"{model_dir}/export")
                     if previous and results.get("start_step", 0) >= trainer.total_steps:
                         # A rerun of a finished run trains nothing: its export would be a copy.
                         log.info(
@@ -264,7 +237,7 @@ def main(flag_values) -> int:
     failures = (
         TrainingDiverged,
         run_dir.RunLocked,
-        checkpoint_fallback.CheckpointError,
+        checkpoints.CheckpointError,
         watcher.NothingToEvaluate,
         RuntimeError,
         FileNotFoundError,

@@ -1,4 +1,5 @@
-"""What official/train.py does with a run directory (official/jobs.py, official/run_dir.py):
+"""What official/train.py does with a run directory (official/training/jobs.py and
+official/training/run_dir.py):
 each finding of a new user's session (issue 18) reproduced on a real run of the sample recipe."""
 
 import contextlib
@@ -16,18 +17,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from official import checkpoint_fallback, export, jobs, keras_file, run_dir, train
+from official import train
 from official.configs import recipes
 from official.data import tfrecord
 from official.data.eval_preprocessing import EvalPreprocessing
-from official.training import loop
-from official.training.strategy import get_strategy
+from official.serving import image, keras_file
+from official.training import checkpoints, jobs, loop, run_dir
+from official.training.runtime import get_strategy
 from tests.checkpoint_damage import CORRUPTIONS
 from tests.example_protos import example_bytes
 
 # Whole train.py jobs on the sample set (about two minutes together): CI runs them, the
-# development subset (-m "not slow") leaves them out; tests/test_run_dir.py and
-# tests/test_checkpoint_fallback.py stay in it.
+# development subset (-m "not slow") leaves them out; tests/training/test_run_dir.py and
+# tests/training/test_checkpoints.py stay in it.
 pytestmark = pytest.mark.slow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -116,8 +118,9 @@ def error_lines(capsys) -> list[str]:
 
 
 def forbid_writes(monkeypatch):
-    """A read-only mount: every write official/run_dir.py and official/checkpoint_fallback.py
-    would make raises, as it would there (chmod does not stop root, which CI runs as)."""
+    """A read-only mount: every write official/training/run_dir.py and
+    official/training/checkpoints.py would make raises, as it would there (chmod does not
+    stop root, which CI runs as)."""
 
     def read_only(path, action):
         raise PermissionError(f"[Errno 30] Read-only file system: {path!r}")
@@ -210,7 +213,7 @@ def test_corrupt_checkpoints_fall_back_read_only_and_when_training(
         assert {f"{name}.index.corrupt", f"{name}.data-00000-of-00001.corrupt"} <= names
     assert tf.train.latest_checkpoint(directory) == f"{directory}/ckpt-45"  # trained again
     for step in (27, 36, 45):
-        assert checkpoint_fallback.integrity_problem(f"{directory}/ckpt-{step}") is None
+        assert checkpoints.integrity_problem(f"{directory}/ckpt-{step}") is None
     assert open(os.path.join(directory, "params.yaml"), "rb").read() == (
         open(os.path.join(sample_run[0], "params.yaml"), "rb").read()
     )
@@ -388,7 +391,7 @@ def _validation_jpegs(sample_dir, tmp_path, count=16) -> list[str]:
 
 
 def test_predict_on_the_runs_keras_file_equals_its_saved_model(sample_run, sample_dir, tmp_path):
-    from official.predict import Classifier
+    from official.serving.predictor import Classifier
 
     directory = sample_run[0]
     assert recipes.get("sample").data.eval_crop_padding == 0
@@ -434,7 +437,7 @@ def test_a_keras_file_without_settings_gets_the_recipe_default_and_a_warning(
 
 
 def test_exporting_a_keras_file_uses_its_stored_preprocessing(sample_run, tmp_path):
-    path = export.export_keras_file(f"{sample_run[0]}/model.keras", str(tmp_path / "served"))
+    path = image.export_keras_file(f"{sample_run[0]}/model.keras", str(tmp_path / "served"))
     with open(os.path.join(path, "assets.extra", "preprocessing.json")) as f:
         assert EvalPreprocessing.from_json(f.read(), path) == EvalPreprocessing(32, 0)
     served = tf.saved_model.load(path).signatures["serving_default"]
@@ -446,11 +449,11 @@ def test_a_keras_teacher_labels_with_its_stored_preprocessing(tmp_path):
     """official.pseudo_label feeds a `.keras` teacher what it stores (size, crop, setting)."""
     import keras
 
-    from official import pseudo_label
+    from official.training import pseudo_labeling
 
     inputs = keras.Input((None, None, 3))
     outputs = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(inputs))
     path = str(tmp_path / "teacher.keras")
     keras_file.save(keras.Model(inputs, outputs), path, EvalPreprocessing(40, 0, "official_tpu"))
-    teacher = pseudo_label.load_teacher(path)
+    teacher = pseudo_labeling.load_teacher(path)
     assert (teacher.image_size, teacher.crop_padding, teacher.method) == (40, 0, "official_tpu")

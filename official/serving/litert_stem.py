@@ -11,7 +11,7 @@ where pad_mean pads the pixels with the mean pixel (whose normalized value is th
 pads with). LiteRT pads with one scalar only, so the mean-pixel border is built by concatenating
 strips: a row or column sliced from the image, minus itself, plus the mean (a few hundred values).
 The folded function computes the same logits as the model on normalized pixels, to float32
-rounding (tests/export/test_litert_stem.py).
+rounding (tests/serving/test_litert_stem.py).
 
 Only a stem that is exactly a `keras.layers.Conv2D` (ungrouped, undilated, 'same' or 'valid'),
 optionally after a ZeroPadding2D, fed by the input alone, is folded; any other first layer (e.g.

@@ -1,4 +1,4 @@
-"""official/checkpoint_fallback.py: the walk back over damaged checkpoints (docs/run_directory.md,
+"""official/training/checkpoints.py: the walk back over damaged checkpoints (docs/run_directory.md,
 rule 4)."""
 
 import logging
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from official import checkpoint_fallback, run_dir
+from official.training import checkpoints, run_dir
 from tests.checkpoint_damage import CORRUPTIONS, truncate_data, zero_inside_data
 
 
@@ -44,7 +44,7 @@ def test_walk_back_skips_a_corrupt_checkpoint_names_it_and_moves_it_aside(
     CORRUPTIONS[corruption](f"{directory}/ckpt-3")
     model = _model(1)
     with caplog.at_level(logging.WARNING, logger="official.train"):
-        path = checkpoint_fallback.restore_latest(tf.train.Checkpoint(model=model), directory)
+        path = checkpoints.restore_latest(tf.train.Checkpoint(model=model), directory)
     assert path == f"{directory}/ckpt-2"
     np.testing.assert_array_equal(_kernel(model), kernels[2])
     skipped = [r.getMessage() for r in caplog.records if "does not restore" in r.getMessage()]
@@ -66,9 +66,9 @@ def test_no_restorable_checkpoint_is_one_clear_error(three_checkpoints):
     for step in (1, 2, 3):
         truncate_data(f"{directory}/ckpt-{step}")
     with pytest.raises(
-        checkpoint_fallback.CheckpointError, match=r"none of the 3 checkpoints in .* restores"
+        checkpoints.CheckpointError, match=r"none of the 3 checkpoints in .* restores"
     ):
-        checkpoint_fallback.restore_latest(tf.train.Checkpoint(model=_model(1)), directory)
+        checkpoints.restore_latest(tf.train.Checkpoint(model=_model(1)), directory)
     assert sum(n.endswith(".corrupt") for n in os.listdir(directory)) == 6
 
 
@@ -76,10 +76,8 @@ def test_another_model_is_a_mismatch_and_nothing_is_moved(three_checkpoints):
     directory, _ = three_checkpoints
     keras.utils.set_random_seed(0)
     other = keras.Sequential([keras.Input((8,)), keras.layers.Dense(10), keras.layers.Dense(3)])
-    with pytest.raises(
-        checkpoint_fallback.CheckpointError, match=r"ckpt-3 does not fit this model"
-    ):
-        checkpoint_fallback.restore_latest(tf.train.Checkpoint(model=other), directory)
+    with pytest.raises(checkpoints.CheckpointError, match=r"ckpt-3 does not fit this model"):
+        checkpoints.restore_latest(tf.train.Checkpoint(model=other), directory)
     assert not any(n.endswith(".corrupt") for n in os.listdir(directory))
 
 
@@ -94,9 +92,9 @@ def test_read_only_directory_falls_back_without_writing(three_checkpoints, monke
     monkeypatch.setattr(run_dir, "modify", forbidden)
     model = _model(1)
     with caplog.at_level(logging.WARNING, logger="official.train"):
-        assert checkpoint_fallback.restore_latest(
-            tf.train.Checkpoint(model=model), directory
-        ).endswith("-2")
+        assert checkpoints.restore_latest(tf.train.Checkpoint(model=model), directory).endswith(
+            "-2"
+        )
     np.testing.assert_array_equal(_kernel(model), kernels[2])
     assert sorted(os.listdir(directory)) == before
     assert any("left" in r.getMessage() and "in place" in r.getMessage() for r in caplog.records)

@@ -1,4 +1,4 @@
-"""The video export's serving functions (official/export_video.py) on a stand-in model; the
+"""The video export's serving functions (official/serving/video.py) on a stand-in model; the
 export of a trained clip model end to end: tests/test_video_end_to_end.py."""
 
 import keras
@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from official.configs.config import VideoConfig
-from official.export_video import VideoServingModule
+from official.serving.video import VideoServingModule
 
 
 def test_an_empty_batch_is_a_clear_invalid_argument():

@@ -1,4 +1,4 @@
-"""The normalization folded into the stem convolution (official/litert_stem.py) computes the
+"""The normalization folded into the stem convolution (official/serving/litert_stem.py) computes the
 model's logits on normalized pixels, for every stem shape the families have; other stems are
 left alone."""
 
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from official import litert_stem, models
+from official import models
 from official.data import preprocess
+from official.serving import litert_stem
 
 TINY = dict(num_classes=7, width_multiplier=0.25)
 

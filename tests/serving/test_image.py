@@ -15,8 +15,9 @@ import tensorflow as tf
 from PIL import Image
 from skimage import data as skdata
 
-from official import export, models
+from official import models
 from official.data import preprocess
+from official.serving import image
 
 SIZE = 64
 
@@ -44,7 +45,7 @@ def model():
 def exported(model, tmp_path_factory):
     base = tmp_path_factory.mktemp("export") / "digits"
     names = ["zero", "one", "two", "three", "four"]
-    return export.export_model(model, str(base), SIZE, class_names=names, top_k=3)
+    return image.export_model(model, str(base), SIZE, class_names=names, top_k=3)
 
 
 @pytest.mark.slow
@@ -148,7 +149,7 @@ def test_warmup_requests_parse_and_run(exported):
 def test_bfloat16_model_exports_float32_and_runs_on_cpu(tmp_path, mixed_bfloat16):
     model = models.get("resnet26", width_multiplier=0.25, num_classes=5)
     assert model.get_layer("stem_conv1").compute_dtype == "bfloat16"
-    path = export.export_model(model, str(tmp_path / "bf16"), SIZE)
+    path = image.export_model(model, str(tmp_path / "bf16"), SIZE)
     keras.mixed_precision.set_global_policy("float32")
     loaded = tf.saved_model.load(path)
     assert {v.dtype for v in loaded.signatures["serving_default"].variables} == {tf.float32}
@@ -163,8 +164,8 @@ def test_bfloat16_model_exports_float32_and_runs_on_cpu(tmp_path, mixed_bfloat16
 
 def test_an_existing_version_is_never_overwritten(model, exported):
     base = os.path.dirname(exported)
-    second = export.export_model(model, base, SIZE)
+    second = image.export_model(model, base, SIZE)
     assert os.path.basename(second) == "2"
     with pytest.raises(FileExistsError, match="versions are immutable"):
-        export.export_model(model, base, SIZE, version=1)
+        image.export_model(model, base, SIZE, version=1)
     assert not [n for n in os.listdir(base) if n.startswith(".tmp")]

@@ -11,11 +11,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from official import pseudo_label
 from official.configs import overrides, recipes
 from official.data import pipeline, preprocess, tfrecord
-from official.training import loop
-from official.training.strategy import get_strategy
+from official.training import loop, pseudo_labeling
+from official.training.runtime import get_strategy
 
 # Every test here uses a teacher trained by the fixture, or a subprocess: the slow set.
 pytestmark = pytest.mark.slow
@@ -51,9 +50,9 @@ def _teacher_view(teacher, image_bytes):
 def test_every_image_is_kept_unchanged_with_the_teachers_top_class(
     teacher_dir, sample_dir, tmp_path
 ):
-    teacher = pseudo_label.load_teacher(teacher_dir)
+    teacher = pseudo_labeling.load_teacher(teacher_dir)
     assert (teacher.image_size, teacher.crop_padding) == (32, 0)  # from params.yaml
-    totals = pseudo_label.pseudo_label(
+    totals = pseudo_labeling.pseudo_label(
         teacher, sample_dir, str(tmp_path), split="validation", min_confidence=0.0
     )
     assert (totals["seen"], totals["kept"]) == (360, 360)
@@ -70,19 +69,19 @@ def test_every_image_is_kept_unchanged_with_the_teachers_top_class(
 
 
 def test_confidence_threshold_and_resume(teacher_dir, sample_dir, tmp_path):
-    teacher = pseudo_label.load_teacher(teacher_dir)
+    teacher = pseudo_labeling.load_teacher(teacher_dir)
     source = _records(os.path.join(sample_dir, tfrecord.shard_name("validation", 0, 2)))
     source += _records(os.path.join(sample_dir, tfrecord.shard_name("validation", 1, 2)))
     confidences = [_teacher_view(teacher, r["image_bytes"])[1] for r in source]
     threshold = float(np.median(confidences))
     expected = sum(c >= threshold for c in confidences)
     assert 0 < expected < 360
-    totals = pseudo_label.pseudo_label(
+    totals = pseudo_labeling.pseudo_label(
         teacher, sample_dir, str(tmp_path), split="validation", min_confidence=threshold
     )
     # Within float32 rounding of the batched vs single-image computation.
     assert abs(totals["kept"] - expected) <= 2 and totals["seen"] == 360
-    again = pseudo_label.pseudo_label(
+    again = pseudo_labeling.pseudo_label(
         teacher, sample_dir, str(tmp_path), split="validation", min_confidence=threshold
     )
     assert (again["seen"], again["kept"], again["kept_before"]) == (0, 0, totals["kept"])
@@ -98,9 +97,9 @@ def test_a_folder_of_image_files_skips_what_is_not_an_image(teacher_dir, tmp_pat
         Image.fromarray(pixels).save(buffer, format=fmt)
         (folder / f"img{i}.{fmt.lower()}").write_bytes(buffer.getvalue())
     (folder / "broken.jpg").write_bytes(b"not an image")
-    teacher = pseudo_label.load_teacher(teacher_dir)
+    teacher = pseudo_labeling.load_teacher(teacher_dir)
     out = tmp_path / "out"
-    totals = pseudo_label.pseudo_label(
+    totals = pseudo_labeling.pseudo_label(
         teacher, str(tmp_path / "photos"), str(out), num_shards=2, min_confidence=0.0
     )
     assert totals["kept"] == 3 and [p for p, _ in totals["unreadable"]][0].endswith("broken.jpg")
@@ -117,8 +116,8 @@ def test_a_folder_of_image_files_skips_what_is_not_an_image(teacher_dir, tmp_pat
 def test_the_student_pipeline_reads_labeled_and_pseudo_labeled_shards(
     teacher_dir, sample_dir, tmp_path
 ):
-    teacher = pseudo_label.load_teacher(teacher_dir)
-    pseudo_label.pseudo_label(
+    teacher = pseudo_labeling.load_teacher(teacher_dir)
+    pseudo_labeling.pseudo_label(
         teacher, sample_dir, str(tmp_path), split="validation", min_confidence=0.0
     )
     config = recipes.get("sample").data
@@ -139,9 +138,9 @@ def test_the_student_pipeline_reads_labeled_and_pseudo_labeled_shards(
 
 
 def test_a_confidence_outside_zero_to_one_is_refused(teacher_dir, sample_dir, tmp_path):
-    teacher = pseudo_label.load_teacher(teacher_dir)
+    teacher = pseudo_labeling.load_teacher(teacher_dir)
     with pytest.raises(ValueError, match=r"--min_confidence=1.5: a probability in \[0, 1\]"):
-        pseudo_label.pseudo_label(teacher, sample_dir, str(tmp_path), min_confidence=1.5)
+        pseudo_labeling.pseudo_label(teacher, sample_dir, str(tmp_path), min_confidence=1.5)
     assert not os.listdir(tmp_path)  # nothing written
 
 
