@@ -44,7 +44,7 @@ def run(args: dict) -> int:
             file=sys.stderr,
         )
         return 2
-    from official.console import quiet_start
+    from official.console import errors, quiet_start
 
     tf = quiet_start.import_tensorflow()
     from official.serving import image
@@ -71,7 +71,7 @@ def run(args: dict) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (checkpoints.CheckpointError, tf.errors.OpError) as e:
-        print(f"error: {getattr(e, 'message', e)}".splitlines()[0], file=sys.stderr)
+        print(f"error: {errors.one_line(e)}", file=sys.stderr)
         return 1
     return 0
 

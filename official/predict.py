@@ -74,7 +74,7 @@ def run(args: dict, paths: list[str]) -> int:
             f"error: --model={args['model']}: no such SavedModel or .keras file.", file=sys.stderr
         )
         return 2
-    from official.console import quiet_start
+    from official.console import errors, quiet_start
 
     tf = quiet_start.import_tensorflow()
     from official.serving import predictor
@@ -92,7 +92,7 @@ def run(args: dict, paths: list[str]) -> int:
         try:
             top = predictor.classify_file(classify, path, args["fps"])
         except (OSError, ValueError, tf.errors.InvalidArgumentError) as e:
-            skipped.append((path, predictor.plain_reason(e)))
+            skipped.append((path, errors.one_line(e)))
             continue
         if args["json"]:
             record = {

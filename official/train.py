@@ -49,25 +49,46 @@ flags.DEFINE_integer(
     "--strategy=mirrored without accelerators).",
 )
 FLAGS = flags.FLAGS
+OWN_FLAGS = (
+    "config",
+    "params_override",
+    "strategy",
+    "tpu",
+    "model_dir",
+    "data_dir",
+    "mode",
+    "export_dir",
+    "num_cpu_devices",
+)
 
 if __name__ == "__main__":  # a user's command: TensorFlow (imported by jobs) starts quietly
     from official.console import quiet_start
 
     quiet_start.import_tensorflow()
 
-from official.configs import tpu_flags  # noqa: E402, F401  (resnet_main.py's flags)
+from official.configs import tpu_flags  # noqa: E402  (resnet_main.py's flag vocabulary)
 from official.training import jobs  # noqa: E402
+
+for _name, (_kind, _help) in tpu_flags.FLAGS.items():
+    getattr(flags, f"DEFINE_{_kind}")(_name, None, _help, module_name=tpu_flags.HEADING)
+for _alias, _name in tpu_flags.ALIASES.items():
+    flags.DEFINE_alias(_alias, _name, module_name=tpu_flags.HEADING)
 
 MODES = jobs.MODES
 
 
+def arguments() -> dict:
+    """The parsed flags as the plain mapping the library reads (flag name -> value)."""
+    return {name: FLAGS[name].value for name in (*OWN_FLAGS, *tpu_flags.FLAGS)}
+
+
 def mode() -> str:
-    return jobs.mode(FLAGS)
+    return jobs.mode(arguments())
 
 
 def resolve_config(config=None):
     """This command's config (the recipe, or `config`: a run's own) with its flags applied."""
-    return jobs.resolve_config(FLAGS, config)
+    return jobs.resolve_config(arguments(), config)
 
 
 def run(config, model_dir: str, mode: str, export_dir: str | None) -> dict:
@@ -83,7 +104,7 @@ def main(argv):
     from official.training.preemption import Preempted
 
     try:
-        code = jobs.main(FLAGS)
+        code = jobs.main(arguments())
     except Preempted as e:  # checkpoint saved: exit now, not after TensorFlow's teardown
         logging.shutdown()
         sys.stdout.flush()

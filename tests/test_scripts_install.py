@@ -1,7 +1,8 @@
-"""Every script README.md or benchmarks/RESULTS.md tells a user to run works after the README's
-main install (requirements.txt), or says in one line which extra it needs."""
+"""Every script README.md, docs/*.md or benchmarks/RESULTS.md tells a user to run works after the
+README's main install (requirements.txt), or says in one line which extra it needs."""
 
 import ast
+import glob
 import importlib.metadata
 import os
 import re
@@ -34,9 +35,10 @@ def runtime_import_names() -> set[str]:
 
 
 def named_scripts() -> set[str]:
-    """Files of the scripts the two documents run (`python x.py`, `python -m pkg.mod`)."""
+    """Files of the scripts the documents run (`python x.py`, `python -m pkg.mod`)."""
     files = set()
-    for doc in ("README.md", "benchmarks/RESULTS.md"):
+    docs = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md")))
+    for doc in ("README.md", *docs, "benchmarks/RESULTS.md"):
         with open(os.path.join(ROOT, doc)) as f:
             for name in SCRIPT.findall(f.read()):
                 path = name if name.endswith(".py") else name.replace(".", "/")

@@ -38,7 +38,10 @@ def run(cmd, timeout=600, env=None):
     "flags,message",
     [
         # Each case is a process that imports TensorFlow: two in the fast set, the rest slow.
-        (["--strategy=gpu_magic"], "error: Unknown strategy 'gpu_magic'; use one of tpu, "),
+        (
+            ["--strategy=gpu_magic"],
+            "error: runtime.strategy='gpu_magic' is not known; use one of tpu, ",
+        ),
         (['--params_override={"train": {"epoch": 1}}'], "error: Unknown config key 'train.epoch'"),
         *[
             pytest.param(flags, message, marks=pytest.mark.slow)

@@ -1,23 +1,39 @@
-"""Typed configuration: plain dataclasses with defaults, one per concern."""
+"""Typed configuration: plain dataclasses with defaults, one per concern. What values are
+allowed is official/configs/validation.py's alone: each group checks itself there when it is
+built (and official/configs/overrides.py re-checks it after every override)."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 
-AUGMENTATIONS = ("none", "randaugment", "bag_of_tricks")
-# 'image': tf.train.Example images (official/data/pipeline.py). 'video': SequenceExample clips
-# (official/data/video.py) with the `video` group's sampling, multi-view evaluation and export.
-DATA_KINDS = ("image", "video")
-# RandAugment arithmetic (official/data/randaugment.py) and the crop/resize/normalization
-# (official/data/preprocess.py); docs/data_ops.md describes each setting.
-RANDAUGMENT_VARIANTS = ("official_tpu", "pil", "model_garden")
-PREPROCESSINGS = ("tf2", "official_tpu")
+from official.configs import validation
+from official.configs.validation import (  # noqa: F401 (the choices, where readers look for them)
+    AUGMENTATIONS,
+    DATA_KINDS,
+    ONE_OF,
+    OPTIMIZERS,
+    PREPROCESSINGS,
+    RANDAUGMENT_VARIANTS,
+    SCHEDULES,
+    WEIGHT_DECAY_TYPES,
+)
+
+
+class Checked:
+    """A config group that checks its values against official/configs/validation.py."""
+
+    GROUP = ""
+
+    def __post_init__(self):
+        validation.check_group(self.GROUP, self)
 
 
 @dataclasses.dataclass
-class DataConfig:
+class DataConfig(Checked):
     """Where the images come from and how they are prepared (docs/REFERENCE.md §2.1, 2.2, 3)."""
+
+    GROUP = "data"
 
     kind: str = "image"
     # 'tfrecord': ImageNet-format shards in data_dir. 'tfds:<name>': a prepared TFDS dataset.
@@ -68,49 +84,13 @@ class DataConfig:
     # augmentation seed is drawn from Python's `random`.
     seed: int | None = None
 
-    def __post_init__(self):
-        if self.kind not in DATA_KINDS:
-            raise ValueError(f"data.kind={self.kind!r} is not known; use one of {DATA_KINDS}.")
-        for field, value, known in (
-            ("augmentation", self.augmentation, AUGMENTATIONS),
-            ("randaugment_variant", self.randaugment_variant, RANDAUGMENT_VARIANTS),
-            ("preprocessing", self.preprocessing, PREPROCESSINGS),
-        ):
-            if value not in known:
-                raise ValueError(f"data.{field}={value!r} is not known; use one of {known}.")
-        if self.randaugment_magnitude < 0:
-            raise ValueError(
-                f"data.randaugment_magnitude={self.randaugment_magnitude}; use 0 or more."
-            )
-        if self.dtype not in ("float32", "bfloat16"):
-            raise ValueError(f"data.dtype={self.dtype!r}; use 'float32' or 'bfloat16'.")
-        if self.kind == "video":
-            unsupported = {
-                "source": self.source != "tfrecord",
-                "augmentation": self.augmentation != "none",
-                "mixup_alpha": bool(self.mixup_alpha),
-                "cutmix_alpha": bool(self.cutmix_alpha),
-                "pseudo_label_dir": bool(self.pseudo_label_dir),
-            }
-            for field, bad in unsupported.items():
-                if bad:
-                    raise ValueError(
-                        f"data.{field}={getattr(self, field)!r} is not available for "
-                        "data.kind='video' (clip TFRecords, no RandAugment, mixup, CutMix or "
-                        "pseudo labels): use source 'tfrecord', augmentation 'none', 0, ''."
-                    )
-        if self.pseudo_label_dir and self.source != "tfrecord":
-            raise ValueError(
-                f"data.pseudo_label_dir needs data.source='tfrecord', not {self.source!r}."
-            )
-
     @property
     def resolved_eval_image_size(self) -> int:
         return self.eval_image_size or self.image_size
 
 
 @dataclasses.dataclass
-class VideoConfig:
+class VideoConfig(Checked):
     """Clip sampling and multi-view evaluation when data.kind == 'video' (docs/video.md).
 
     Training: one clip of num_frames frames every temporal_stride frames from a random start
@@ -120,6 +100,8 @@ class VideoConfig:
     data.eval_image_size (left/centre/right along the long side) after resizing the short side
     to min_image_size; the softmax is averaged over those views.
     """
+
+    GROUP = "video"
 
     num_frames: int = 32
     temporal_stride: int = 2
@@ -131,43 +113,27 @@ class VideoConfig:
     num_test_clips: int = 10
     num_test_crops: int = 3
 
-    def __post_init__(self):
-        for field in ("num_frames", "temporal_stride", "min_image_size", "num_test_clips"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"video.{field}={getattr(self, field)}; it must be >= 1.")
-        if self.num_test_crops not in (1, 3):
-            raise ValueError(
-                f"video.num_test_crops={self.num_test_crops}; use 1 (centre) or 3 "
-                "(left, centre, right along the long side)."
-            )
-        if not 0 < self.aspect_ratio_min <= self.aspect_ratio_max:
-            raise ValueError(
-                f"video.aspect_ratio_min={self.aspect_ratio_min}, aspect_ratio_max="
-                f"{self.aspect_ratio_max}: need 0 < min <= max."
-            )
-
     @property
     def num_test_views(self) -> int:
         return self.num_test_clips * self.num_test_crops
 
 
 @dataclasses.dataclass
-class ModelConfig:
+class ModelConfig(Checked):
     """A registered model name and keyword overrides for its builder (checked against it)."""
+
+    GROUP = "model"
 
     name: str = "resnetrs50"
     kwargs: dict = dataclasses.field(default_factory=dict)
 
 
-OPTIMIZERS = ("sgd", "rmsprop")
-SCHEDULES = ("cosine", "exponential")
-WEIGHT_DECAY_TYPES = ("decoupled", "l2")
-
-
 @dataclasses.dataclass
-class OptimizerConfig:
+class OptimizerConfig(Checked):
     """SGD with Nesterov momentum on a warmup + cosine schedule (docs/REFERENCE.md §2.1-2.3), or the
     original EfficientNet's RMSProp on a warmup + staircase exponential decay."""
+
+    GROUP = "optimizer"
 
     # 'sgd' (momentum, nesterov) or 'rmsprop' (rmsprop_rho, momentum, epsilon).
     name: str = "sgd"
@@ -192,36 +158,14 @@ class OptimizerConfig:
     # Adaptive gradient clipping (NFNets): unit-wise clip factor lambda; 0 turns it off.
     agc_clip: float = 0.0
 
-    def __post_init__(self):
-        for field, value, known in (
-            ("name", self.name, OPTIMIZERS),
-            ("schedule", self.schedule, SCHEDULES),
-            ("weight_decay_type", self.weight_decay_type, WEIGHT_DECAY_TYPES),
-        ):
-            if value not in known:
-                raise ValueError(f"optimizer.{field}={value!r} is not known; use one of {known}.")
-        if self.schedule == "exponential" and not (
-            0 < self.decay_rate <= 1 and self.decay_epochs > 0
-        ):
-            raise ValueError(
-                f"optimizer.decay_rate={self.decay_rate} and decay_epochs={self.decay_epochs}: "
-                "the exponential schedule needs 0 < decay_rate <= 1 and decay_epochs > 0."
-            )
-
-
-# Pairs of config keys of which exactly one is set (the other null): the run length and the
-# evaluation interval, each in epochs or in steps. An override that sets one clears the other.
-ONE_OF = (
-    ("train.epochs", "train.train_steps"),
-    ("train.eval_every_epochs", "train.eval_every_steps"),
-)
-
 
 @dataclasses.dataclass
-class TrainConfig:
+class TrainConfig(Checked):
     """The run's length and cadence. The length is `epochs` (of num_train_images) or
     `train_steps` (tensorflow/tpu's --train_steps), exactly one of them; the learning-rate
     schedule ends at that step either way (docs/tpu.md)."""
+
+    GROUP = "train"
 
     epochs: float | None = 350.0
     train_steps: int | None = None
@@ -248,15 +192,6 @@ class TrainConfig:
     divergence_factor: float = 10.0
     divergence_loops: int = 3
 
-    def __post_init__(self):
-        for a, b in ONE_OF:
-            a, b = a.split(".")[1], b.split(".")[1]
-            if (getattr(self, a) is None) == (getattr(self, b) is None):
-                raise ValueError(
-                    f"train.{a}={getattr(self, a)} and train.{b}={getattr(self, b)}: set exactly "
-                    "one of the two (the other null)."
-                )
-
     def steps_per_epoch(self, global_batch: int) -> float:
         return self.num_train_images / global_batch
 
@@ -275,7 +210,9 @@ class TrainConfig:
 
 
 @dataclasses.dataclass
-class RuntimeConfig:
+class RuntimeConfig(Checked):
+    GROUP = "runtime"
+
     strategy: str = "cpu"
     tpu: str = ""
     # Where the TPU named by `tpu` is, when this machine is not in its zone / project

@@ -14,14 +14,11 @@ import typing
 
 import yaml
 
-from official.configs.config import ONE_OF, ExperimentConfig
+from official.configs.config import ExperimentConfig
+from official.configs.validation import ONE_OF, ConfigError  # noqa: F401 (ConfigError: its face)
 
 # What official/train.py writes into every model_dir: the run's resolved config.
 RUN_CONFIG_FILE = "params.yaml"
-
-
-class ConfigError(ValueError):
-    """A config key or value that does not fit the config's schema."""
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -121,7 +118,7 @@ def apply_overrides(config, overrides: dict):
                 raise ConfigError(
                     f"Config key {path!r}: {'.'.join(parts[: depth + 1])} is a value."
                 )
-    # Re-run field validation (__post_init__) of every group that has one.
+    # Each group checks its values again (official/configs/validation.py, via __post_init__).
     for field in dataclasses.fields(work):
         group = getattr(work, field.name)
         if hasattr(group, "__post_init__"):

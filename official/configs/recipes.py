@@ -2,10 +2,15 @@
 
     python official/train.py --config=resnetrs50_i160 --strategy=tpu --tpu=$TPU_NAME \
         --data_dir=gs://bucket/imagenet --model_dir=gs://bucket/runs/rs50
+
+A recipe starts from one of two bases, `tpu_imagenet()` (the published ImageNet recipes) and
+`cpu_sample()` (the jobs on the bundled samples), and states only what differs from it; the
+Bag-of-Tricks and Kinetics recipes share their setup with nothing else and are written out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Callable
@@ -19,11 +24,13 @@ from official.configs.config import (
     TrainConfig,
     VideoConfig,
 )
+from official.models.efficientnet import COEFFICIENTS
 
 _RECIPES: dict[str, Callable[[], ExperimentConfig]] = {}
 # The TPU recipes feed bfloat16 images, as the official TPU ResNet/EfficientNet input pipelines
 # do: half the infeed bytes of float32, and the model computes in bfloat16 there anyway.
 TPU_IMAGE_DTYPE = "bfloat16"
+EFFICIENTNET_RS_NAME = re.compile(r"efficientnet_rs_(?P<variant>b\d+)_i(?P<size>\d+)")
 
 
 def register(name: str):
@@ -50,6 +57,50 @@ def list_recipes() -> list[str]:
     return [*_RECIPES, "efficientnet_rs_b<0-7>_i<size>"]
 
 
+def derive(base: ExperimentConfig, **changes: dict) -> ExperimentConfig:
+    """`base` with some fields of some groups replaced: derive(c, data=dict(image_size=160)).
+    Each changed group is built anew, so it checks its values as one written out in full does."""
+    groups = {name: dataclasses.replace(getattr(base, name), **f) for name, f in changes.items()}
+    return dataclasses.replace(base, **groups)
+
+
+# ---- The published ImageNet recipes on a TPU ------------------------------------------------
+# The published ResNet-RS and EfficientNet numbers came from tensorflow/tpu's data ops as of the
+# ResNet-RS release (9e57561, 2021-03-10): its RandAugment and its crop/resize/normalization,
+# eval crop size / (size + 32) at every size (docs/data_ops.md).
+OFFICIAL_DATA_OPS = dict(
+    randaugment_variant="official_tpu", preprocessing="official_tpu", eval_crop_padding=32
+)
+
+
+def tpu_imagenet() -> ExperimentConfig:
+    """What the ResNet-RS, EfficientNet, NFNet and resnet_main recipes share: ImageNet at batch
+    4096 (eval 1024), RandAugment N=2, tensorflow/tpu's data ops, bfloat16 images; SGD with
+    Nesterov momentum 0.9 at lr 0.1 * batch / 256 after 5 warmup epochs, then cosine; label
+    smoothing 0.1, EMA 0.9999; 350 epochs on a TPU. The model, image size, RandAugment
+    magnitude and weight decay are each recipe's own."""
+    return ExperimentConfig(
+        data=DataConfig(
+            train_batch_size=4096,
+            eval_batch_size=1024,
+            augmentation="randaugment",
+            randaugment_layers=2,
+            dtype=TPU_IMAGE_DTYPE,
+            **OFFICIAL_DATA_OPS,
+        ),
+        optimizer=OptimizerConfig(
+            base_learning_rate=0.1,
+            momentum=0.9,
+            nesterov=True,
+            warmup_epochs=5,
+            label_smoothing=0.1,
+            ema_decay=0.9999,
+        ),
+        train=TrainConfig(epochs=350),
+        runtime=RuntimeConfig(strategy="tpu"),
+    )
+
+
 # ---- ResNet-RS, 350 epochs (Bello et al. 2021, table 7 / docs/REFERENCE.md §1.2 and 2.2) ---------
 # name: (depth, image size, RandAugment magnitude, dropout, stochastic depth)
 RESNET_RS = {
@@ -67,44 +118,18 @@ RESNET_RS = {
 }
 
 
-# The published ResNet-RS and EfficientNet numbers came from tensorflow/tpu's data ops as of the
-# ResNet-RS release (9e57561, 2021-03-10): its RandAugment and its crop/resize/normalization,
-# eval crop size / (size + 32) at every size (docs/data_ops.md).
-OFFICIAL_DATA_OPS = dict(
-    randaugment_variant="official_tpu", preprocessing="official_tpu", eval_crop_padding=32
-)
-
-
 def resnet_rs(depth: int, image_size: int, magnitude: int, dropout: float, drop_path: float):
     """Batch 4096, lr 0.1 * 4096 / 256 = 1.6, 5 warmup epochs then cosine, Nesterov 0.9, weight
     decay 4e-5, label smoothing 0.1, EMA 0.9999 (BN statistics included, BN momentum 0),
     RandAugment N=2, bfloat16 on TPU, 350 epochs = 109,475 steps; tensorflow/tpu's data ops."""
-    return ExperimentConfig(
-        model=ModelConfig(
+    return derive(
+        tpu_imagenet(),
+        model=dict(
             name=f"resnetrs{depth}",
             kwargs=dict(dropout_rate=dropout, stochastic_depth_rate=drop_path, bn_momentum=0.0),
         ),
-        data=DataConfig(
-            image_size=image_size,
-            train_batch_size=4096,
-            eval_batch_size=1024,
-            augmentation="randaugment",
-            randaugment_layers=2,
-            randaugment_magnitude=magnitude,
-            dtype=TPU_IMAGE_DTYPE,
-            **OFFICIAL_DATA_OPS,
-        ),
-        optimizer=OptimizerConfig(
-            base_learning_rate=0.1,
-            momentum=0.9,
-            nesterov=True,
-            warmup_epochs=5,
-            weight_decay=4e-5,
-            label_smoothing=0.1,
-            ema_decay=0.9999,
-        ),
-        train=TrainConfig(epochs=350),
-        runtime=RuntimeConfig(strategy="tpu"),
+        data=dict(image_size=image_size, randaugment_magnitude=magnitude),
+        optimizer=dict(weight_decay=4e-5),
     )
 
 
@@ -137,29 +162,20 @@ def nfnet_f0() -> ExperimentConfig:
     4096, Nesterov 0.9, lr 0.1 * batch / 256, cosine after 5 warmup epochs, weight decay 2e-5, AGC
     0.01, label smoothing 0.1, EMA 0.99999, RandAugment + mixup/CutMix. AGC's lambda 0.01 is the
     paper's value at batch 4096; smaller batches want a larger one (NFNets, figure 3)."""
-    return ExperimentConfig(
-        model=ModelConfig(name="nfnet_f0"),
-        data=DataConfig(
+    return derive(
+        tpu_imagenet(),
+        model=dict(name="nfnet_f0"),
+        data=dict(
             image_size=192,
             eval_image_size=256,
-            train_batch_size=4096,
-            eval_batch_size=1024,
-            augmentation="randaugment",
             randaugment_magnitude=10,
             mixup_alpha=0.2,
             cutmix_alpha=1.0,
-            dtype=TPU_IMAGE_DTYPE,
+            # DeepMind's JAX pipeline, not tensorflow/tpu's, trained NFNets (docs/data_ops.md).
+            preprocessing="tf2",
         ),
-        optimizer=OptimizerConfig(
-            base_learning_rate=0.1,
-            warmup_epochs=5,
-            weight_decay=2e-5,
-            label_smoothing=0.1,
-            ema_decay=0.99999,
-            agc_clip=0.01,
-        ),
-        train=TrainConfig(epochs=360),
-        runtime=RuntimeConfig(strategy="tpu"),
+        optimizer=dict(weight_decay=2e-5, ema_decay=0.99999, agc_clip=0.01),
+        train=dict(epochs=360),
     )
 
 
@@ -180,47 +196,29 @@ def efficientnet_recipe(variant: str, image_size: int | None = None) -> Experime
     differ only in resolution; the 2019 paper used AutoAugment, which this library does not have.
     Data ops are tensorflow/tpu's (its efficientnet/preprocessing.py computes as resnet's).
     """
-    from official.models.efficientnet import COEFFICIENTS
-
     if variant not in COEFFICIENTS:
         raise ValueError(f"EfficientNet variant {variant!r}; use one of {', '.join(COEFFICIENTS)}.")
     size = image_size or COEFFICIENTS[variant][2]
-    return ExperimentConfig(
-        model=ModelConfig(name=f"efficientnet_{variant}"),
-        data=DataConfig(
-            image_size=size,
-            train_batch_size=4096,
-            eval_batch_size=1024,
-            augmentation="randaugment",
-            randaugment_layers=2,
-            randaugment_magnitude=efficientnet_randaugment_magnitude(size),
-            dtype=TPU_IMAGE_DTYPE,
-            **OFFICIAL_DATA_OPS,
-        ),
-        optimizer=OptimizerConfig(
+    return derive(
+        tpu_imagenet(),
+        model=dict(name=f"efficientnet_{variant}"),
+        data=dict(image_size=size, randaugment_magnitude=efficientnet_randaugment_magnitude(size)),
+        optimizer=dict(
             name="rmsprop",
             base_learning_rate=0.016,
-            momentum=0.9,
             rmsprop_rho=0.9,
             epsilon=1e-3,
-            warmup_epochs=5,
             schedule="exponential",
             decay_rate=0.97,
             decay_epochs=2.4,
             weight_decay=1e-5,
             weight_decay_type="l2",
-            label_smoothing=0.1,
-            ema_decay=0.9999,
         ),
-        train=TrainConfig(epochs=350),
-        runtime=RuntimeConfig(strategy="tpu"),
     )
 
 
 for _variant in ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"):
     register(f"efficientnet_{_variant}")(lambda v=_variant: efficientnet_recipe(v))
-
-EFFICIENTNET_RS_NAME = re.compile(r"efficientnet_rs_(?P<variant>b\d+)_i(?P<size>\d+)")
 
 
 def efficientnet_rs(variant: str, image_size: int) -> ExperimentConfig:
@@ -228,8 +226,6 @@ def efficientnet_rs(variant: str, image_size: int) -> ExperimentConfig:
     reduced resolution with everything else as the original recipe, RandAugment magnitude by the
     7.2 rule. The paper shows its chosen resolutions only in a figure (figure 5), so the
     resolution is the caller's: `efficientnet_rs_b4_i320` is B4 at 320 instead of 380."""
-    from official.models.efficientnet import COEFFICIENTS
-
     if variant not in COEFFICIENTS:
         raise ValueError(
             f"Unknown recipe 'efficientnet_rs_{variant}_i{image_size}': EfficientNet variants "
@@ -254,40 +250,29 @@ def resnet_main() -> ExperimentConfig:
     smoothing, BN momentum 0.9, no EMA, crop and flip only (tensorflow/tpu's data ops), 1,251
     steps per loop and per evaluation, on a TPU. The decay after warmup is cosine here, where
     resnet_main.py divides the rate by 10 at 30, 60 and 80 of 90 epochs."""
-    return ExperimentConfig(
-        model=ModelConfig(name="resnet50"),
-        data=DataConfig(
-            image_size=224,
-            train_batch_size=1024,
-            eval_batch_size=1024,
-            augmentation="none",
-            dtype=TPU_IMAGE_DTYPE,
-            **OFFICIAL_DATA_OPS,
+    return derive(
+        tpu_imagenet(),
+        model=dict(name="resnet50"),
+        data=dict(image_size=224, train_batch_size=1024, augmentation="none"),
+        optimizer=dict(
+            weight_decay=1e-4, weight_decay_type="l2", label_smoothing=0.0, ema_decay=0.0
         ),
-        optimizer=OptimizerConfig(
-            base_learning_rate=0.1,
-            momentum=0.9,
-            nesterov=True,
-            warmup_epochs=5,
-            weight_decay=1e-4,
-            weight_decay_type="l2",
-            label_smoothing=0.0,
-        ),
-        train=TrainConfig(
+        train=dict(
             epochs=None,
             train_steps=112_590,
             steps_per_loop=1251,
             eval_every_epochs=None,
             eval_every_steps=1251,
         ),
-        runtime=RuntimeConfig(strategy="tpu"),
     )
 
 
-@register("sample")
-def sample() -> ExperimentConfig:
-    """The default job: a small ResNet-RS (width 0.25, one block per stage) on the bundled digits
-    (official/data/samples.py) at 32x32 on this CPU, 12 epochs in a few minutes."""
+# ---- The bundled samples, on this CPU (official/data/samples.py, video_samples.py) -----------
+def cpu_sample() -> ExperimentConfig:
+    """What the image and video samples share: a small ResNet-RS (width 0.25, one block per
+    stage) at 32x32, crops of half the area or more, no augmentation; lr 0.4 * batch / 256 after
+    1 warmup epoch, weight decay 5e-5, label smoothing 0.1, EMA 0.99; 12 epochs of 1,437 images
+    (the clip set has as many videos as the digits set has images), evaluated every 4."""
     return ExperimentConfig(
         model=ModelConfig(
             name="resnetrs50",
@@ -295,16 +280,7 @@ def sample() -> ExperimentConfig:
                 width_multiplier=0.25, block_repeats=[1, 1, 1, 1], dropout_rate=0.1, bn_momentum=0.9
             ),
         ),
-        data=DataConfig(
-            num_classes=10,
-            image_size=32,
-            train_batch_size=64,
-            eval_batch_size=120,
-            augmentation="none",
-            crop_area_min=0.5,
-            eval_crop_padding=0,
-            shuffle_buffer=2048,
-        ),
+        data=DataConfig(image_size=32, augmentation="none", crop_area_min=0.5, shuffle_buffer=2048),
         optimizer=OptimizerConfig(
             base_learning_rate=0.4,
             warmup_epochs=1,
@@ -314,6 +290,16 @@ def sample() -> ExperimentConfig:
         ),
         train=TrainConfig(epochs=12, num_train_images=1437, steps_per_loop=45, eval_every_epochs=4),
         runtime=RuntimeConfig(strategy="cpu"),
+    )
+
+
+@register("sample")
+def sample() -> ExperimentConfig:
+    """The default job: a small ResNet-RS (width 0.25, one block per stage) on the bundled digits
+    (official/data/samples.py) at 32x32 on this CPU, 12 epochs in a few minutes."""
+    return derive(
+        cpu_sample(),
+        data=dict(num_classes=10, train_batch_size=64, eval_batch_size=120, eval_crop_padding=0),
     )
 
 
@@ -396,8 +382,9 @@ def sample_video() -> ExperimentConfig:
     bundled moving digits (official/data/video_samples.py: 8 motion directions, chance 0.125),
     8 frames at stride 2, 32x32 crops, no flip (a mirror image changes the direction);
     evaluation 2 clips x 3 crops."""
-    return ExperimentConfig(
-        model=ModelConfig(
+    return derive(
+        cpu_sample(),
+        model=dict(
             name="resnetrs50_3d",
             kwargs=dict(
                 width_multiplier=0.25,
@@ -407,19 +394,15 @@ def sample_video() -> ExperimentConfig:
                 bn_momentum=0.9,
             ),
         ),
-        data=DataConfig(
+        data=dict(
             kind="video",
             num_classes=8,
             label_offset=0,
-            image_size=32,
             eval_image_size=32,
-            crop_area_min=0.5,
             train_batch_size=32,
             eval_batch_size=40,
-            augmentation="none",
-            shuffle_buffer=2048,
         ),
-        video=VideoConfig(
+        video=dict(
             num_frames=8,
             temporal_stride=2,
             min_image_size=32,
@@ -427,9 +410,4 @@ def sample_video() -> ExperimentConfig:
             num_test_clips=2,
             num_test_crops=3,
         ),
-        # The image sample's schedule, EMA and run length: the clip set has as many videos as
-        # the digits set has images.
-        optimizer=sample().optimizer,
-        train=sample().train,
-        runtime=RuntimeConfig(strategy="cpu"),
     )

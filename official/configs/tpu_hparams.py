@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 import re
 
+from official import models
+from official.configs import overrides
 from official.configs.overrides import ConfigError
 
 # hparam -> config key, one to one.
@@ -136,8 +138,6 @@ def translate(hparams: dict, config) -> dict:
 def _model_name(depth: int, kwargs: dict, config) -> str:
     """The registered ResNet of `depth` in the config's family (resnet50 -> resnet101,
     resnetrs50 -> resnetrs101), or ResNet-RS when the hparams ask for all of its changes."""
-    from official import models
-
     ask_rs = kwargs.get("stem") == "deep" and kwargs.get("stem_pool") == "conv"
     ask_rs = ask_rs and kwargs.get("avg_down") and kwargs.get("se_ratio") == 0.25
     match = RESNET_NAME.fullmatch(config.model.name)
@@ -169,8 +169,6 @@ def _model_name(depth: int, kwargs: dict, config) -> str:
 def parse_text(text: str) -> dict:
     """A --params_override value as tensorflow/tpu reads it: a YAML/JSON mapping, the
     comma-separated form `train_batch_size=512,iterations_per_loop=100`, or a YAML file."""
-    from official.configs import overrides
-
     if re.fullmatch(r"\s*[\w.]+\s*=.*", text, flags=re.S) and not text.lstrip().startswith("{"):
         mapping = {}
         for part in text.split(","):

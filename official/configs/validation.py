@@ -1,19 +1,26 @@
-"""The allowed range of every numeric config field, checked before any work starts.
+"""Every rule a config value must meet, in one place: choices, ranges and the few rules that
+tie two fields together, checked before any work starts.
 
-    validate(config)                  # every range; train.py calls it on the resolved config
+    validate(config)                  # all of them; train.py calls it on the resolved config
     validate(config, num_replicas=8)  # and the batch sizes split evenly over 8 replicas
+    check_group("data", config.data)  # one group: each config group runs it when built or changed
 
-One table (`RANGES`) is the whole rule set; docs/run_directory.md lists it. A value outside its
-range is a ConfigError of one line naming the key, the value and the range, which
-official/train.py prints and exits 2 on. Non-finite numbers (.nan, .inf) fail every range.
+Three tables (`CHOICES`, `RANGES`, `RULES`) are the whole rule set; docs/run_directory.md lists
+them. A value that breaks one is a ConfigError of one line naming the key, the value and what
+would be right, which official/train.py prints and exits 2 on. Non-finite numbers (.nan, .inf)
+fail every range. This module imports nothing of the config schema (official/configs/config.py
+imports it), so the rules cannot depend on anything but the values.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
-from official.configs.overrides import ConfigError
+
+class ConfigError(ValueError):
+    """A config key or value that does not fit the config's schema or its rules."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,14 +101,13 @@ RANGES: dict[str, Range] = {
     "train.divergence_factor": NON_NEGATIVE,  # 0: no guard
     "train.divergence_loops": AT_LEAST_ONE,
     "runtime.seed": SEED,
-    # clips (data.kind: video; config.py also checks num_test_crops and the aspect-ratio order)
+    # clips (data.kind: video; CHOICES has num_test_crops, RULES the aspect-ratio order)
     "video.num_frames": AT_LEAST_ONE,
     "video.temporal_stride": AT_LEAST_ONE,
     "video.min_image_size": AT_LEAST_ONE,
     "video.aspect_ratio_min": POSITIVE,
     "video.aspect_ratio_max": POSITIVE,
     "video.num_test_clips": AT_LEAST_ONE,
-    "video.num_test_crops": AT_LEAST_ONE,
     # the model builders' common keyword arguments, where a config sets them
     "model.kwargs.dropout_rate": FRACTION_BELOW_ONE,
     "model.kwargs.stochastic_depth_rate": FRACTION_BELOW_ONE,
@@ -110,35 +116,166 @@ RANGES: dict[str, Range] = {
     "model.kwargs.se_ratio": PROBABILITY,
 }
 
+# ---- Choices ----
+# 'image': tf.train.Example images (official/data/pipeline.py). 'video': SequenceExample clips
+# (official/data/video.py) with the `video` group's sampling, multi-view evaluation and export.
+DATA_KINDS = ("image", "video")
+AUGMENTATIONS = ("none", "randaugment", "bag_of_tricks")
+# RandAugment arithmetic (official/data/randaugment.py) and the crop/resize/normalization
+# (official/data/preprocess.py); docs/data_ops.md describes each setting.
+RANDAUGMENT_VARIANTS = ("official_tpu", "pil", "model_garden")
+PREPROCESSINGS = ("tf2", "official_tpu")
+IMAGE_DTYPES = ("float32", "bfloat16")
+OPTIMIZERS = ("sgd", "rmsprop")
+SCHEDULES = ("cosine", "exponential")
+WEIGHT_DECAY_TYPES = ("decoupled", "l2")
+# official/training/runtime.py builds each (get_strategy) and resolves 'auto' (resolve_precision).
+STRATEGIES = ("tpu", "mirrored", "multi_worker", "one_device", "cpu")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
+CHOICES: dict[str, tuple] = {
+    "data.kind": DATA_KINDS,
+    "data.augmentation": AUGMENTATIONS,
+    "data.randaugment_variant": RANDAUGMENT_VARIANTS,
+    "data.preprocessing": PREPROCESSINGS,
+    "data.dtype": IMAGE_DTYPES,
+    "optimizer.name": OPTIMIZERS,
+    "optimizer.schedule": SCHEDULES,
+    "optimizer.weight_decay_type": WEIGHT_DECAY_TYPES,
+    "runtime.strategy": STRATEGIES,
+    "runtime.precision": PRECISIONS,
+    # 1: the centre crop; 3: left, centre and right along the long side (docs/video.md).
+    "video.num_test_crops": (1, 3),
+}
+
+
+def check_choice(name: str, value, allowed: tuple) -> None:
+    """A ConfigError unless `value` is one of `allowed`; `name` is the key or flag shown."""
+    if value not in allowed:
+        shown = ", ".join(str(a) for a in allowed)
+        raise ConfigError(f"{name}={value!r} is not known; use one of {shown}.")
+
+
+# ---- Rules that tie fields together: (group, rule); a rule returns the error or None ----
+def _video_data(data) -> str | None:
+    if data.kind != "video":
+        return None
+    unsupported = {
+        "source": data.source != "tfrecord",
+        "augmentation": data.augmentation != "none",
+        "mixup_alpha": bool(data.mixup_alpha),
+        "cutmix_alpha": bool(data.cutmix_alpha),
+        "pseudo_label_dir": bool(data.pseudo_label_dir),
+    }
+    for field, bad in unsupported.items():
+        if bad:
+            return (
+                f"data.{field}={getattr(data, field)!r} is not available for data.kind='video' "
+                "(clip TFRecords, no RandAugment, mixup, CutMix or pseudo labels): use source "
+                "'tfrecord', augmentation 'none', 0, ''."
+            )
+    return None
+
+
+def _pseudo_labels(data) -> str | None:
+    if data.pseudo_label_dir and data.source != "tfrecord":
+        return f"data.pseudo_label_dir needs data.source='tfrecord', not {data.source!r}."
+    return None
+
+
+def _aspect_ratios(video) -> str | None:
+    if video.aspect_ratio_min > video.aspect_ratio_max:
+        return (
+            f"video.aspect_ratio_min={video.aspect_ratio_min}, aspect_ratio_max="
+            f"{video.aspect_ratio_max}: need 0 < min <= max."
+        )
+    return None
+
+
+# Pairs of config keys of which exactly one is set (the other null): the run length and the
+# evaluation interval, each in epochs or in steps. An override that sets one clears the other
+# (official/configs/overrides.py).
+ONE_OF = (
+    ("train.epochs", "train.train_steps"),
+    ("train.eval_every_epochs", "train.eval_every_steps"),
+)
+
+
+def _one_of(train) -> str | None:
+    for a, b in ONE_OF:
+        a, b = a.split(".")[1], b.split(".")[1]
+        if (getattr(train, a) is None) == (getattr(train, b) is None):
+            return (
+                f"train.{a}={getattr(train, a)} and train.{b}={getattr(train, b)}: set exactly "
+                "one of the two (the other null)."
+            )
+    return None
+
+
+def _divergence_guard(train) -> str | None:
+    if train.divergence_factor and train.divergence_factor <= 1:
+        return (
+            f"train.divergence_factor={train.divergence_factor!r} is out of range: it must be > 1 "
+            "(a loss that grew past that many times its first value), or 0 for off."
+        )
+    return None
+
+
+RULES: tuple[tuple[str, Callable], ...] = (
+    ("data", _video_data),
+    ("data", _pseudo_labels),
+    ("video", _aspect_ratios),
+    ("train", _one_of),
+    ("train", _divergence_guard),
+)
+
+
+# ---- Checking ----
+def _value(group, field: str):
+    if field.startswith("kwargs."):
+        return group.kwargs.get(field[len("kwargs.") :])
+    return getattr(group, field)
+
+
+def _check_range(key: str, group) -> None:
+    value = _value(group, key.partition(".")[2])
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return  # unset (model kwargs, the other of epochs / train_steps); types: overrides
+    if not RANGES[key].contains(value):
+        raise ConfigError(f"{key}={value!r} is out of range: it must be {RANGES[key]}.")
+
+
+def check_group(name: str, group) -> None:
+    """Every range, choice and rule of the config group `name` ('data', 'train', ...) on
+    `group`, in that order; the first broken one is a ConfigError."""
+    for key in RANGES:
+        if key.partition(".")[0] == name:
+            _check_range(key, group)
+    for key, allowed in CHOICES.items():
+        prefix, _, field = key.partition(".")
+        if prefix == name:
+            check_choice(key, getattr(group, field), allowed)
+    for prefix, rule in RULES:
+        message = rule(group) if prefix == name else None
+        if message:
+            raise ConfigError(message)
+
+
 # Split over the replicas: each replica gets batch / replicas examples.
 PER_REPLICA = ("data.train_batch_size", "data.eval_batch_size")
 
 
-def _value(config, key: str):
-    group, _, rest = key.partition(".")
-    target = getattr(config, group)
-    if rest.startswith("kwargs."):
-        return target.kwargs.get(rest[len("kwargs.") :])
-    return getattr(target, rest)
-
-
 def validate(config, num_replicas: int = 1, split_batches: tuple[str, ...] = PER_REPLICA) -> None:
-    """Raises ConfigError for the first value outside its range in RANGES, or a batch size
-    among `split_batches` (the ones the job uses) that does not split evenly over
-    `num_replicas`."""
-    for key, allowed in RANGES.items():
-        value = _value(config, key)
-        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-            continue  # unset (model kwargs, the other of epochs / train_steps); types: overrides
-        if not allowed.contains(value):
-            raise ConfigError(f"{key}={value!r} is out of range: it must be {allowed}.")
-    if config.train.divergence_factor and config.train.divergence_factor <= 1:
-        raise ConfigError(
-            f"train.divergence_factor={config.train.divergence_factor!r} is out of range: it "
-            "must be > 1 (a loss that grew past that many times its first value), or 0 for off."
-        )
+    """Raises ConfigError for the first broken rule: every value's range first (table order),
+    then the choices and rules of each group, then a batch size among `split_batches` (the ones
+    the job uses) that does not split evenly over `num_replicas`."""
+    for key in RANGES:
+        _check_range(key, getattr(config, key.partition(".")[0]))
+    for field in dataclasses.fields(config):
+        check_group(field.name, getattr(config, field.name))
     for key in split_batches:
-        value = _value(config, key)
+        group, _, field = key.partition(".")
+        value = getattr(getattr(config, group), field)
         if value % num_replicas:
             raise ConfigError(
                 f"{key}={value} does not split over {num_replicas} replicas: use a multiple "

@@ -15,12 +15,13 @@ images are skipped and listed at the end; the run fails only when no image could
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import random
 import sys
 
 from absl import app, flags
+
+from official.console import quiet_start
+from official.data import image_files, shard_writer
 
 
 def define_flags() -> None:
@@ -78,103 +79,46 @@ def scan_imagenet_validation(split_dir: str, labels_file: str, classes: list[str
     return [(os.path.join(split_dir, f), index[s]) for f, s in zip(files, synsets, strict=True)]
 
 
-def _write_shard(task):
-    """Worker: encode the images of one shard and write it. -> (written, [(path, reason)])."""
-    from official.console import quiet_start
+def encode_image(file: str, label: int, synset: str) -> bytes:
+    """One image file as a serialized tf.train.Example (RGB JPEG, 1-based label)."""
+    from official.data import tfrecord  # in a worker, after quiet_start imported TensorFlow
 
-    quiet_start.import_tensorflow()  # a spawned process imports TensorFlow afresh
-    from official.data import image_files, tfrecord
-
-    path, items, classes = task
-    failures = []
-
-    def records():
-        for file, label in items:
-            try:
-                with open(file, "rb") as f:
-                    data, height, width = image_files.to_rgb_jpeg(f.read())
-            except (image_files.NotAnImageError, OSError) as e:
-                failures.append((file, str(e)))
-                continue
-            yield tfrecord.encode_example(
-                data,
-                label + tfrecord.LABEL_OFFSET,
-                height=height,
-                width=width,
-                synset=classes[label],
-                filename=os.path.basename(file),
-            )
-
-    written = tfrecord.write_shard(path, records())
-    return written, len(items), failures
+    with open(file, "rb") as f:
+        data, height, width = image_files.to_rgb_jpeg(f.read())
+    return tfrecord.encode_example(
+        data,
+        label + tfrecord.LABEL_OFFSET,
+        height=height,
+        width=width,
+        synset=synset,
+        filename=os.path.basename(file),
+    )
 
 
-def convert(
-    splits: dict[str, list[tuple[str, int]]],
-    classes: list[str],
-    output_dir: str,
-    shards: dict[str, int],
-    num_workers: int,
-    progress: bool = True,
-) -> tuple[int, list[tuple[str, str]]]:
-    """Writes every split; returns (images written, [(path, why it was skipped)])."""
-    import tensorflow as tf
-
-    from official.data import tfrecord
-
-    tf.io.gfile.makedirs(output_dir)  # a local folder or gs://bucket/path
-    tasks = []
-    for split, items in splits.items():
-        n = max(1, min(shards[split], len(items)))
-        for shard in range(n):
-            path = os.path.join(output_dir, tfrecord.shard_name(split, shard, n))
-            tasks.append((path, items[shard::n], classes))
-    total = sum(len(items) for items in splits.values())
-    written, failures = 0, []
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="img", file=sys.stderr)
-    with multiprocessing.get_context("spawn").Pool(max(1, num_workers)) as pool:
-        for done, seen, failed in pool.imap_unordered(_write_shard, tasks):
-            written += done
-            failures.extend(failed)
-            if bar:
-                bar.update(seen)
-    if bar:
-        bar.close()
-    tfrecord.write_labels(output_dir, classes)
-    return written, sorted(failures)
+def _scan(split: str, split_dir: str, classes: list[str]) -> list[tuple[str, int]]:
+    if FLAGS.layout == "imagenet" and split != "train":
+        if not FLAGS.validation_labels:
+            raise app.UsageError("--layout=imagenet needs --validation_labels.")
+        return scan_imagenet_validation(split_dir, FLAGS.validation_labels, classes)
+    return scan_folder_split(split_dir, classes)
 
 
 def main(argv):
     del argv
-    from official.console import quiet_start
-
     quiet_start.import_tensorflow()
-    first = os.path.join(FLAGS.input_dir, FLAGS.splits[0])
-    if not os.path.isdir(first):
-        raise app.UsageError(f"--input_dir has no {FLAGS.splits[0]!r} folder: {first}")
-    classes = sorted(d for d in os.listdir(first) if os.path.isdir(os.path.join(first, d)))
-    if not classes:
-        raise app.UsageError(f"{first} has no class sub-folders.")
-    splits = {}
-    for split in FLAGS.splits:
-        split_dir = os.path.join(FLAGS.input_dir, split)
-        if not os.path.isdir(split_dir):
-            continue
-        if FLAGS.layout == "imagenet" and split != "train":
-            if not FLAGS.validation_labels:
-                raise app.UsageError("--layout=imagenet needs --validation_labels.")
-            items = scan_imagenet_validation(split_dir, FLAGS.validation_labels, classes)
-        else:
-            items = scan_folder_split(split_dir, classes)
-        if split == "train":
-            random.Random(FLAGS.seed).shuffle(items)
-        splits[split] = items
-    shards = {s: FLAGS.train_shards if s == "train" else FLAGS.validation_shards for s in splits}
-    written, failures = convert(splits, classes, FLAGS.output_dir, shards, FLAGS.num_workers)
+    classes, splits = shard_writer.scan_tree(FLAGS.input_dir, FLAGS.splits, _scan, FLAGS.seed)
+    written, failures = shard_writer.convert(
+        splits,
+        classes,
+        FLAGS.output_dir,
+        encode_image,
+        (image_files.NotAnImageError, OSError),
+        train_shards=FLAGS.train_shards,
+        validation_shards=FLAGS.validation_shards,
+        num_workers=FLAGS.num_workers,
+        unit="img",
+    )
+    written = sum(written.values())
     print(f"wrote {written} images of {len(classes)} classes to {FLAGS.output_dir}")
     if failures:
         print(f"skipped {len(failures)} files that are not decodable images:")

@@ -18,13 +18,14 @@ fails only when nothing could be read.
 from __future__ import annotations
 
 import collections
-import contextlib
-import multiprocessing
+import functools
 import os
-import random
 import sys
 
 from absl import app, flags
+
+from official.console import quiet_start
+from official.data import shard_writer, video_files
 
 
 def define_flags() -> None:
@@ -69,82 +70,21 @@ def scan_split(split_dir: str, classes: list[str]) -> list[tuple[str, int]]:
 
 
 def read_item(path: str, fps: float, short_side: int, quality: int) -> list[bytes]:
-    from official.data import video_files
-
     if os.path.isdir(path):
         return video_files.read_frames_folder(path, short_side, quality)[0]
     return video_files.read_video(path, fps, short_side, quality)[0]
 
 
-def _write_shard(task):
-    """Worker: decode the videos of one shard and write it -> (written, seen, [(path, why)])."""
-    from official.console import quiet_start
+def encode_clip(
+    path: str, label: int, text: str, *, fps: float, short_side: int, quality: int
+) -> bytes:
+    """One video or frame folder as a serialized SequenceExample (0-based label)."""
+    from official.data import video_record  # in a worker, after quiet_start imported TensorFlow
 
-    quiet_start.import_tensorflow()  # a spawned process imports TensorFlow afresh
-    from official.data import tfrecord, video_files, video_record
-
-    path, items, classes, fps, short_side, quality = task
-    failures = []
-
-    def records():
-        for item, label in items:
-            try:
-                frames = read_item(item, fps, short_side, quality)
-            except (video_files.NotAVideoError, OSError) as e:
-                failures.append((item, str(e)))
-                continue
-            yield video_record.encode_sequence_example(
-                frames, label, text=classes[label], media_id=os.path.basename(item)
-            )
-
-    written = tfrecord.write_shard(path, records())
-    return written, len(items), failures
-
-
-def convert(
-    splits: dict[str, list[tuple[str, int]]],
-    classes: list[str],
-    output_dir: str,
-    shards: dict[str, int],
-    *,
-    fps: float = 0.0,
-    short_side: int = 256,
-    quality: int = 90,
-    num_workers: int = 1,
-    progress: bool = True,
-) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Writes every split; returns ({split: clips written}, [(path, why it was skipped)])."""
-    from official.data import tfrecord
-
-    os.makedirs(output_dir, exist_ok=True)
-    tasks = []
-    for split, items in splits.items():
-        n = max(1, min(shards[split], len(items)))
-        for shard in range(n):
-            path = os.path.join(output_dir, tfrecord.shard_name(split, shard, n))
-            tasks.append((split, (path, items[shard::n], classes, fps, short_side, quality)))
-    written, failures = collections.Counter(), []
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=sum(len(i) for i in splits.values()), unit="video", file=sys.stderr)
-    with contextlib.ExitStack() as stack:
-        mapper = map  # one worker: in this process
-        if num_workers > 1:
-            mapper = stack.enter_context(
-                multiprocessing.get_context("spawn").Pool(num_workers)
-            ).imap
-        results = mapper(_write_shard, [task for _, task in tasks])
-        for (split, _), (done, seen, failed) in zip(tasks, results, strict=True):
-            written[split] += done
-            failures.extend(failed)
-            if bar:
-                bar.update(seen)
-    if bar:
-        bar.close()
-    tfrecord.write_labels(output_dir, classes)
-    return dict(written), sorted(failures)
+    frames = read_item(path, fps, short_side, quality)
+    return video_record.encode_sequence_example(
+        frames, label, text=text, media_id=os.path.basename(path)
+    )
 
 
 def summarize(failures: list[tuple[str, str]]) -> str:
@@ -157,33 +97,27 @@ def summarize(failures: list[tuple[str, str]]) -> str:
 
 def main(argv):
     del argv
-    from official.console import quiet_start
-
     quiet_start.import_tensorflow()
     FLAGS = flags.FLAGS
-    first = os.path.join(FLAGS.input_dir, FLAGS.splits[0])
-    if not os.path.isdir(first):
-        raise app.UsageError(f"--input_dir has no {FLAGS.splits[0]!r} folder: {first}")
-    classes = sorted(d for d in os.listdir(first) if os.path.isdir(os.path.join(first, d)))
-    if not classes:
-        raise app.UsageError(f"{first} has no class sub-folders.")
-    splits = {}
-    for split in FLAGS.splits:
-        split_dir = os.path.join(FLAGS.input_dir, split)
-        if os.path.isdir(split_dir):
-            splits[split] = scan_split(split_dir, classes)
-            if split == "train":
-                random.Random(FLAGS.seed).shuffle(splits[split])
-    shards = {s: FLAGS.train_shards if s == "train" else FLAGS.validation_shards for s in splits}
-    written, failures = convert(
+    classes, splits = shard_writer.scan_tree(
+        FLAGS.input_dir,
+        FLAGS.splits,
+        lambda _split, folder, classes: scan_split(folder, classes),
+        FLAGS.seed,
+    )
+    encode = functools.partial(
+        encode_clip, fps=FLAGS.fps, short_side=FLAGS.short_side, quality=FLAGS.jpeg_quality
+    )
+    written, failures = shard_writer.convert(
         splits,
         classes,
         FLAGS.output_dir,
-        shards,
-        fps=FLAGS.fps,
-        short_side=FLAGS.short_side,
-        quality=FLAGS.jpeg_quality,
+        encode,
+        (video_files.NotAVideoError, OSError),
+        train_shards=FLAGS.train_shards,
+        validation_shards=FLAGS.validation_shards,
         num_workers=FLAGS.num_workers,
+        unit="video",
     )
     counts = ", ".join(f"{split} {n}" for split, n in written.items())
     print(f"wrote {counts} clips of {len(classes)} classes to {FLAGS.output_dir}")

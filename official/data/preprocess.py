@@ -27,13 +27,13 @@ import tensorflow as tf
 
 from official.configs.config import PREPROCESSINGS
 from official.data.seeds import random_seed
+from official.layers.input_statistics import (  # noqa: F401 (part of this module's face)
+    MEAN_RGB,
+    OFFICIAL_MEAN_RGB,
+    OFFICIAL_STDDEV_RGB,
+    STDDEV_RGB,
+)
 
-# ImageNet mean and std of the RGB channels, in pixel units (docs/REFERENCE.md §2.1).
-MEAN_RGB = (123.68, 116.779, 103.939)
-STDDEV_RGB = (58.393, 57.12, 57.375)
-# tensorflow/tpu resnet_main.py / efficientnet_builder.py: 255 x the torchvision statistics.
-OFFICIAL_MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-OFFICIAL_STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 # Eval crops size/(size+32) of the shorter side: 224 of 256 (docs/REFERENCE.md §2.2).
 CROP_PADDING = 32
 # The training crop covers at least this fraction of the image (tensorflow/tpu's value).

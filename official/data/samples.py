@@ -9,13 +9,11 @@ Labels are stored 1-based like ImageNet's (digit + 1), so `label_offset=1` appli
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
-from official.data import tfrecord
+from official.data import shard_writer, tfrecord
 
 NUM_CLASSES = 10
 IMAGE_SIZE = 32
@@ -35,17 +33,11 @@ def _encode(image_8x8: np.ndarray) -> bytes:
     return tf.io.encode_jpeg(tf.image.grayscale_to_rgb(image), quality=95).numpy()
 
 
-def build(output_dir: str | None = None) -> str:
-    """Writes the sample set once (atomically) and returns its directory."""
+def _splits() -> dict[str, list[bytes]]:
+    """Serialized examples per split: every fifth digit goes to validation."""
     from sklearn.datasets import load_digits  # the images ship in the wheel; nothing downloads
 
-    output_dir = output_dir or default_dir()
-    if os.path.exists(os.path.join(output_dir, tfrecord.LABELS_FILE)):
-        return output_dir
     digits = load_digits()
-    parent = os.path.dirname(os.path.abspath(output_dir))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=parent, prefix=".digits-")
     splits = {"train": [], "validation": []}
     for index, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
         record = tfrecord.encode_example(
@@ -57,14 +49,9 @@ def build(output_dir: str | None = None) -> str:
             filename=f"digit_{index:04d}.jpg",
         )
         splits["validation" if index % 5 == 0 else "train"].append(record)
-    for split, records in splits.items():
-        shards = SHARDS[split]
-        for shard in range(shards):
-            path = os.path.join(staging, tfrecord.shard_name(split, shard, shards))
-            tfrecord.write_shard(path, records[shard::shards])
-    tfrecord.write_labels(staging, CLASS_NAMES)
-    try:
-        os.rename(staging, output_dir)
-    except OSError:  # another process finished first
-        shutil.rmtree(staging, ignore_errors=True)
-    return output_dir
+    return splits
+
+
+def build(output_dir: str | None = None) -> str:
+    """Writes the sample set once (atomically) and returns its directory."""
+    return shard_writer.write_sample_set(output_dir or default_dir(), _splits, SHARDS, CLASS_NAMES)

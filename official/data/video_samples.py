@@ -11,12 +11,10 @@ JPEGs in clip TFRecords (official/data/video_record.py); every fifth clip goes t
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
 import numpy as np
 
-from official.data import tfrecord, video_files, video_record
+from official.data import shard_writer, video_files, video_record
 
 # (dy, dx) per frame; image rows grow downwards.
 DIRECTIONS = {
@@ -56,23 +54,16 @@ def make_clip(digit_8x8: np.ndarray, direction: str, start: tuple[int, int]) -> 
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
-def build(output_dir: str | None = None, num_clips: int | None = None, seed: int = 0) -> str:
-    """Writes the clip set once (atomically) and returns its directory. `num_clips` keeps the
-    first that many digits (tests); the default uses all 1,797."""
+def _splits(num_clips: int | None, seed: int) -> dict[str, list[bytes]]:
+    """Serialized clips per split: every fifth goes to validation."""
     from sklearn.datasets import load_digits  # the images ship in the wheel; nothing downloads
 
-    output_dir = output_dir or default_dir()
-    if os.path.exists(os.path.join(output_dir, tfrecord.LABELS_FILE)):
-        return output_dir
     digits = load_digits().images[:num_clips]
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, NUM_CLASSES, size=len(digits))
     starts = np.stack(
         [rng.integers(0, HEIGHT, size=len(digits)), rng.integers(0, WIDTH, size=len(digits))], 1
     )
-    parent = os.path.dirname(os.path.abspath(output_dir))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=parent, prefix=".moving-digits-")
     splits = {"train": [], "validation": []}
     for index, (image, label, start) in enumerate(zip(digits, labels, starts, strict=True)):
         clip = make_clip(image, CLASS_NAMES[label], tuple(start))
@@ -83,14 +74,12 @@ def build(output_dir: str | None = None, num_clips: int | None = None, seed: int
             media_id=f"moving_digit_{index:04d}",
         )
         splits["validation" if index % 5 == 0 else "train"].append(record)
-    for split, records in splits.items():
-        shards = min(SHARDS[split], max(1, len(records)))
-        for shard in range(shards):
-            path = os.path.join(staging, tfrecord.shard_name(split, shard, shards))
-            tfrecord.write_shard(path, records[shard::shards])
-    tfrecord.write_labels(staging, CLASS_NAMES)
-    try:
-        os.rename(staging, output_dir)
-    except OSError:  # another process finished first
-        shutil.rmtree(staging, ignore_errors=True)
-    return output_dir
+    return splits
+
+
+def build(output_dir: str | None = None, num_clips: int | None = None, seed: int = 0) -> str:
+    """Writes the clip set once (atomically) and returns its directory. `num_clips` keeps the
+    first that many digits (tests); the default uses all 1,797."""
+    return shard_writer.write_sample_set(
+        output_dir or default_dir(), lambda: _splits(num_clips, seed), SHARDS, CLASS_NAMES
+    )

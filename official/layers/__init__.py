@@ -1,7 +1,7 @@
 """Building blocks shared by the model families."""
 
 from official.layers.conv import conv2d, he_init
-from official.layers.norm import NORMS, group_count, norm_layer
+from official.layers.norm import NORMS, group_count, norm_act, norm_layer
 from official.layers.squeeze_excite import SqueezeExcite, se_filters
 from official.layers.stochastic_depth import StochasticDepth
 from official.layers.weight_standardization import StandardizedConv2D
@@ -14,6 +14,7 @@ __all__ = [
     "conv2d",
     "he_init",
     "group_count",
+    "norm_act",
     "norm_layer",
     "se_filters",
 ]

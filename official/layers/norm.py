@@ -1,6 +1,7 @@
 """One factory for every normalization layer, so any family swaps BN for GN with one argument.
 
-`norm` is one of:
+`norm_layer(norm, channels, name=...)` makes the layer; `norm_act` applies it and an optional
+activation, the pair most blocks repeat. `norm` is one of:
   batch       keras BatchNormalization (per-replica statistics under tf.distribute);
   sync_batch  BatchNormalization(synchronized=True): statistics across all replicas;
   group       GroupNormalization (Wu & He 2018) with 32 groups, or, where the channel count is
@@ -9,6 +10,8 @@
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import keras
 
@@ -58,3 +61,40 @@ def norm_layer(
     if norm == "none":
         return keras.layers.Identity(name=name)
     raise ValueError(f"norm={norm!r} is not a known normalization; use one of {NORMS}.")
+
+
+def norm_act(
+    x,
+    name: str,
+    act_name: str | None = None,
+    *,
+    zero_init: bool = False,
+    norm: str = "batch",
+    activation: str | Callable = "relu",
+    momentum: float = 0.9,
+    epsilon: float = 1e-5,
+    groups: int = 32,
+):
+    """`norm_layer` over x's channels, named `name`; then, when `act_name` is given, the
+    activation layer of that name: keras.layers.Activation(activation) for a string, else
+    `activation(name=act_name)` (a layer class such as keras.layers.ReLU).
+
+    A model binds its settings once, e.g. functools.partial(norm_act, norm=norm,
+    momentum=bn_momentum, epsilon=bn_epsilon, activation=activation), and each call site names
+    its layers only: `y = norm_act(y, "stage2_block1_bn1", "stage2_block1_relu1")`.
+    """
+    layer = norm_layer(
+        norm,
+        x.shape[-1],
+        name=name,
+        zero_init=zero_init,
+        momentum=momentum,
+        epsilon=epsilon,
+        groups=groups,
+    )
+    x = layer(x)
+    if act_name is None:
+        return x
+    if isinstance(activation, str):
+        return keras.layers.Activation(activation, name=act_name)(x)
+    return activation(name=act_name)(x)

@@ -74,15 +74,15 @@ class SplitAttention(keras.layers.Layer):
         return {**super().get_config(), "radix": self.radix, "cardinality": self.cardinality}
 
 
-def split_attention_conv(x, filters, strides, *, radix, cardinality, conv, norm, activation, name):
-    """The split-attention 3x3 conv of a ResNeSt block on `x`, `filters` (C) channels out."""
+def split_attention_conv(x, filters, strides, *, radix, cardinality, conv, norm_act, name):
+    """The split-attention 3x3 conv of a ResNeSt block on `x`, `filters` (C) channels out.
+    conv: the trunk's conv helper (official/layers/conv.py); norm_act: official/layers/norm.py's,
+    bound to the model's norm and activation."""
     splits = conv(x, filters * radix, 3, strides, groups=radix * cardinality, name=f"{name}_conv")
-    splits = norm(filters * radix, name=f"{name}_bn0")(splits)
-    splits = keras.layers.Activation(activation, name=f"{name}_relu0")(splits)
+    splits = norm_act(splits, f"{name}_bn0", f"{name}_relu0")
     attention = attention_filters(filters, radix)
     gap = RadixPool(radix, name=f"{name}_pool")(splits)
     gap = keras.layers.Conv2D(attention, 1, groups=cardinality, name=f"{name}_fc1")(gap)
-    gap = norm(attention, name=f"{name}_bn1")(gap)
-    gap = keras.layers.Activation(activation, name=f"{name}_relu1")(gap)
+    gap = norm_act(gap, f"{name}_bn1", f"{name}_relu1")
     logits = keras.layers.Conv2D(filters * radix, 1, groups=cardinality, name=f"{name}_fc2")(gap)
     return SplitAttention(radix, cardinality, name=f"{name}_attention")([splits, logits])

@@ -1,4 +1,5 @@
-"""The model families and their registry: `get(name, **overrides)`, `list_models()`."""
+"""The model families and their registry: `get(name, weights=None, **overrides)`,
+`get_converted(path)`, `list_models()`."""
 
 import sys
 
@@ -16,6 +17,20 @@ from official.models import shufflenet  # noqa: E402, F401
 from official.models import attention  # noqa: E402, F401
 from official.models import video  # noqa: E402, F401
 from official.models.counting import count_macs, count_parameters  # noqa: E402
-from official.models.registry import entry, get, list_models, register  # noqa: E402
+from official.models.registry import (  # noqa: E402
+    entry,
+    get,
+    get_converted,
+    list_models,
+    register,
+)
 
-__all__ = ["count_macs", "count_parameters", "entry", "get", "list_models", "register"]
+__all__ = [
+    "count_macs",
+    "count_parameters",
+    "entry",
+    "get",
+    "get_converted",
+    "list_models",
+    "register",
+]

@@ -2,39 +2,60 @@
 
 python -m official.models list
 python -m official.models summary resnetrs50 [--num_classes 10] [--image_size 160]
-python -m official.models table [--write README.md]   # the README's model table, computed
+python -m official.models table [--write docs/models.md]   # the parameter table, computed
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
+from keras.src.backend.common import global_state  # noqa: E402
+
 from official import models  # noqa: E402
 
+TABLE_FILE = "docs/models.md"
 TABLE_START = "<!-- model-table:start -->"
 TABLE_END = "<!-- model-table:end -->"
+
+
+@contextlib.contextmanager
+def shapes_only():
+    """Models built inside get variables without values: a count needs only their shapes, and
+    nfnet_f6's 438M values would take most of the time. Keras keeps such variables on a list to
+    fill when a later stateless scope closes; they are taken off it, as nothing reads them."""
+    pending = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)
+    before = list(pending)
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        global_state.set_global_attribute("uninitialized_variables", before)
 
 
 def model_table() -> str:
     """A Markdown table of every registered model and its parameter count at 1000 classes."""
     rows = ["| model | family | parameters |", "|---|---|---:|"]
-    for name in models.list_models():
-        params = models.count_parameters(models.get(name))
-        rows.append(f"| {name} | {models.entry(name).family} | {params:,} |")
+    with shapes_only():
+        for name in models.list_models():
+            params = models.count_parameters(models.get(name))
+            rows.append(f"| {name} | {models.entry(name).family} | {params:,} |")
     return "\n".join(rows)
 
 
-def write_table(readme_path: str, table: str) -> None:
-    text = open(readme_path, encoding="utf-8").read()
+def write_table(path: str, table: str) -> None:
+    """Replaces the block between TABLE_START and TABLE_END in `path` (docs/models.md)."""
+    text = open(path, encoding="utf-8").read()
     pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.S)
     if not pattern.search(text):
-        raise SystemExit(f"{readme_path} has no {TABLE_START} ... {TABLE_END} block to replace.")
+        raise SystemExit(f"{path} has no {TABLE_START} ... {TABLE_END} block to replace.")
     block = f"{TABLE_START}\n{table}\n{TABLE_END}"
-    with open(readme_path, "w", encoding="utf-8") as f:
+    with open(path, "w", encoding="utf-8") as f:
         f.write(pattern.sub(lambda _: block, text))
 
 
@@ -46,8 +67,10 @@ def main() -> None:
     summary.add_argument("name")
     summary.add_argument("--num_classes", type=int, default=1000)
     summary.add_argument("--image_size", type=int, default=224)
-    table = sub.add_parser("table", help="print (or write into a README) the parameter table")
-    table.add_argument("--write", metavar="README", help="replace the table block in this file")
+    table = sub.add_parser("table", help=f"print (or write into {TABLE_FILE}) the parameter table")
+    table.add_argument(
+        "--write", metavar="FILE", help=f"replace the table block in this file ({TABLE_FILE})"
+    )
     args = parser.parse_args()
 
     if args.command == "list":

@@ -16,11 +16,10 @@ import functools
 
 import keras
 
-from official.layers import norm_layer
+from official.layers import norm_act
 from official.layers.head import classifier_head
 from official.layers.resize_like import ResizeLike
 from official.models import registry
-from official.models.pretrained import accepts_weights
 
 # Attention modules per stage (table 2): Attention-56 and Attention-92.
 MODULES = {56: (1, 1, 1), 92: (1, 2, 3)}
@@ -28,25 +27,25 @@ STAGE_WIDTHS = (256, 512, 1024)
 MASK_LEVELS = (3, 2, 1)
 
 
-def residual_unit(x, out_channels, strides=1, *, norm, name):
+def residual_unit(x, out_channels, strides=1, *, norm_act, name):
     """Pre-activation bottleneck (He et al. 2016): BN-ReLU-conv 1x1, 3x3, 1x1 (out / 4 inside)."""
     conv = functools.partial(keras.layers.Conv2D, use_bias=False, padding="same")
     mid = out_channels // 4
-    pre = keras.layers.ReLU(name=f"{name}_relu1")(norm(x.shape[-1], name=f"{name}_bn1")(x))
+    pre = norm_act(x, f"{name}_bn1", f"{name}_relu1")
     shortcut = x
     if strides > 1 or x.shape[-1] != out_channels:
         shortcut = conv(out_channels, 1, strides, name=f"{name}_shortcut_conv")(pre)
     y = conv(mid, 1, name=f"{name}_conv1")(pre)
-    y = keras.layers.ReLU(name=f"{name}_relu2")(norm(mid, name=f"{name}_bn2")(y))
+    y = norm_act(y, f"{name}_bn2", f"{name}_relu2")
     y = conv(mid, 3, strides, name=f"{name}_conv2")(y)
-    y = keras.layers.ReLU(name=f"{name}_relu3")(norm(mid, name=f"{name}_bn3")(y))
+    y = norm_act(y, f"{name}_bn3", f"{name}_relu3")
     y = conv(out_channels, 1, name=f"{name}_conv3")(y)
     return keras.layers.Add(name=f"{name}_out")([y, shortcut])
 
 
-def attention_module(x, channels, levels, *, norm, name, p=1, t=2, r=1):
+def attention_module(x, channels, levels, *, norm_act, name, p=1, t=2, r=1):
     """(1 + M) * T with a mask branch of `levels` down-samplings (levels - 1 skip connections)."""
-    unit = functools.partial(residual_unit, norm=norm)
+    unit = functools.partial(residual_unit, norm_act=norm_act)
     for i in range(p):
         x = unit(x, channels, name=f"{name}_pre{i + 1}")
     trunk = x
@@ -78,8 +77,7 @@ def attention_module(x, channels, levels, *, norm, name, p=1, t=2, r=1):
     up = keras.layers.Add(name=f"{name}_merge1")([up, trunk])
     mask = up
     for i in (1, 2):
-        mask = norm(channels, name=f"{name}_mask_bn{i}")(mask)
-        mask = keras.layers.ReLU(name=f"{name}_mask_relu{i}")(mask)
+        mask = norm_act(mask, f"{name}_mask_bn{i}", f"{name}_mask_relu{i}")
         mask = keras.layers.Conv2D(channels, 1, use_bias=False, name=f"{name}_mask_conv{i}")(mask)
     mask = keras.layers.Activation("sigmoid", name=f"{name}_mask")(mask)
 
@@ -91,7 +89,6 @@ def attention_module(x, channels, levels, *, norm, name, p=1, t=2, r=1):
     return x
 
 
-@accepts_weights("attention")
 def residual_attention_network(
     depth: int = 56,
     *,
@@ -110,29 +107,27 @@ def residual_attention_network(
     if modules is None and depth not in MODULES:
         raise ValueError(f"depth={depth}; Residual Attention Networks are {sorted(MODULES)}.")
     modules = modules or MODULES[depth]
-    norm = functools.partial(norm_layer, "batch", momentum=bn_momentum, epsilon=1e-5)
+    bn_relu = functools.partial(
+        norm_act, momentum=bn_momentum, epsilon=1e-5, activation=keras.layers.ReLU
+    )
+    unit = functools.partial(residual_unit, norm_act=bn_relu)
+    module = functools.partial(attention_module, norm_act=bn_relu)
     scaled = lambda c: max(4, int(c * width_multiplier))  # noqa: E731
     inputs = keras.Input(shape=input_shape)
     x = keras.layers.Conv2D(scaled(64), 7, 2, padding="same", use_bias=False, name="stem_conv1")(
         inputs
     )
-    x = keras.layers.ReLU(name="stem_relu")(norm(scaled(64), name="stem_bn")(x))
+    x = bn_relu(x, "stem_bn", "stem_relu")
     x = keras.layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
     for stage, (width, count, levels) in enumerate(
         zip(STAGE_WIDTHS, modules, MASK_LEVELS, strict=True)
     ):
-        x = residual_unit(
-            x, scaled(width), 1 if stage == 0 else 2, norm=norm, name=f"stage{stage + 2}_unit"
-        )
+        x = unit(x, scaled(width), 1 if stage == 0 else 2, name=f"stage{stage + 2}_unit")
         for m in range(count):
-            x = attention_module(
-                x, scaled(width), levels, norm=norm, name=f"stage{stage + 2}_attention{m + 1}"
-            )
+            x = module(x, scaled(width), levels, name=f"stage{stage + 2}_attention{m + 1}")
     for i in range(3):
-        x = residual_unit(
-            x, scaled(2048), 2 if i == 0 else 1, norm=norm, name=f"stage5_unit{i + 1}"
-        )
-    x = keras.layers.ReLU(name="final_relu")(norm(scaled(2048), name="final_bn")(x))
+        x = unit(x, scaled(2048), 2 if i == 0 else 1, name=f"stage5_unit{i + 1}")
+    x = bn_relu(x, "final_bn", "final_relu")
     x = classifier_head(
         x,
         num_classes=num_classes,

@@ -14,7 +14,6 @@ import keras
 
 from official.models import registry
 from official.models.mbconv import Stage, mbconv_network, with_repeats
-from official.models.pretrained import accepts_weights
 
 # B0 (EfficientNet, table 1): repeats, kernel, stride, expand, in, out, SE 0.25 of the input.
 B0_STAGES = (
@@ -39,7 +38,6 @@ COEFFICIENTS = {
 }
 
 
-@accepts_weights("efficientnet")
 def efficientnet(
     variant: str = "b0",
     *,

@@ -14,7 +14,7 @@ import math
 
 import keras
 
-from official.layers import SqueezeExcite, StochasticDepth, norm_layer
+from official.layers import SqueezeExcite, StochasticDepth, norm_act
 from official.layers.head import classifier_head
 from official.layers.padding import check_padding, pad_for_window
 
@@ -70,16 +70,16 @@ def mbconv_block(
     filters_in: int,
     stride: int,
     *,
-    activation,
+    norm_act,
     se_activation,
-    norm,
     drop_rate,
     name,
     padding="tf",
 ):
     """Expand 1x1 (unless ratio 1), depthwise kxk, SE on the block input's width, project 1x1;
     identity skip with drop connect when shapes allow. A strided depthwise conv pads as
-    `padding` says (official/layers/padding.py)."""
+    `padding` says (official/layers/padding.py). norm_act: official/layers/norm.py's, bound to
+    the network's norm and activation."""
     conv = functools.partial(
         keras.layers.Conv2D, padding="same", use_bias=False, kernel_initializer="he_normal"
     )
@@ -87,19 +87,17 @@ def mbconv_block(
     expanded = filters_in * stage.expand
     if stage.expand != 1:
         y = conv(expanded, 1, name=f"{name}_expand_conv")(y)
-        y = norm(expanded, name=f"{name}_expand_bn")(y)
-        y = keras.layers.Activation(activation, name=f"{name}_expand_act")(y)
+        y = norm_act(y, f"{name}_expand_bn", f"{name}_expand_act")
     y, dw_padding = pad_for_window(y, stage.kernel, stride, padding, name=f"{name}_dwconv")
     y = keras.layers.DepthwiseConv2D(
         stage.kernel, stride, padding=dw_padding, use_bias=False, name=f"{name}_dwconv"
     )(y)
-    y = norm(expanded, name=f"{name}_bn")(y)
-    y = keras.layers.Activation(activation, name=f"{name}_act")(y)
+    y = norm_act(y, f"{name}_bn", f"{name}_act")
     if stage.se_ratio:
         reduced = max(1, int(filters_in * stage.se_ratio))
         y = SqueezeExcite(reduced, activation=se_activation, name=f"{name}_se")(y)
     y = conv(stage.filters_out, 1, name=f"{name}_project_conv")(y)
-    y = norm(stage.filters_out, name=f"{name}_project_bn")(y)
+    y = norm_act(y, f"{name}_project_bn")
     if stage.skip and stride == 1 and filters_in == stage.filters_out:
         if drop_rate:
             y = StochasticDepth(drop_rate, name=f"{name}_drop")(y)
@@ -134,13 +132,15 @@ def mbconv_network(
     padding: 'tf' (TF 'same' in strided convs, as the official TF code and timm's `tf_*` ports)
     or 'symmetric' (timm's PyTorch-trained weights, with bn_epsilon=1e-5): docs/weights.md."""
     check_padding(padding)
-    norm_fn = functools.partial(norm_layer, norm, momentum=bn_momentum, epsilon=bn_epsilon)
+    norm_act_fn = functools.partial(
+        norm_act, norm=norm, momentum=bn_momentum, epsilon=bn_epsilon, activation=activation
+    )
     stages = scaled_stages(stages, width, depth)
     inputs = keras.Input(shape=input_shape)
     stem = round_filters(stem_filters, width)
     x, stem_padding = pad_for_window(inputs, 3, 2, padding, name="stem_conv1")
     x = keras.layers.Conv2D(stem, 3, 2, padding=stem_padding, use_bias=False, name="stem_conv1")(x)
-    x = keras.layers.Activation(activation, name="stem_act")(norm_fn(stem, name="stem_bn")(x))
+    x = norm_act_fn(x, "stem_bn", "stem_act")
     total = sum(s.repeats for s in stages)
     index, filters_in = 0, stem
     for stage_index, stage in enumerate(stages):
@@ -150,9 +150,8 @@ def mbconv_network(
                 stage,
                 filters_in,
                 stage.stride if block == 0 else 1,
-                activation=activation,
+                norm_act=norm_act_fn,
                 se_activation=se_activation or activation,
-                norm=norm_fn,
                 drop_rate=drop_connect_rate * index / total,
                 name=f"stage{stage_index + 1}_block{block + 1}",
                 padding=padding,
@@ -161,7 +160,7 @@ def mbconv_network(
             index += 1
     head = round_filters(head_filters, width)
     x = keras.layers.Conv2D(head, 1, padding="same", use_bias=False, name="head_conv")(x)
-    x = keras.layers.Activation(activation, name="head_act")(norm_fn(head, name="head_bn")(x))
+    x = norm_act_fn(x, "head_bn", "head_act")
     x = classifier_head(
         x,
         num_classes=num_classes,

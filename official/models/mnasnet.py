@@ -8,7 +8,6 @@ import keras
 
 from official.models import registry
 from official.models.mbconv import Stage, mbconv_network, with_repeats
-from official.models.pretrained import accepts_weights
 
 # Block tables of the official TF code (mnasnet_models.py): repeats, kernel, stride, expand,
 # in, out, SE ratio (of the block input), identity skip.
@@ -33,7 +32,6 @@ B1_STAGES = (
 TABLES = {"a1": A1_STAGES, "b1": B1_STAGES}
 
 
-@accepts_weights("mnasnet")
 def mnasnet(
     variant: str = "a1",
     *,

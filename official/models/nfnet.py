@@ -21,7 +21,6 @@ from official.layers import SqueezeExcite, StandardizedConv2D, StochasticDepth
 from official.layers.activations import ScaledActivation, SkipInitGain
 from official.layers.head import classifier_head
 from official.models import registry
-from official.models.pretrained import accepts_weights
 
 # NFNet-F0..F6 (NFNets, table 7): blocks per stage = [1, 2, 6, 3] * N, dropout, train/test size.
 NFNET_VARIANTS = {
@@ -159,7 +158,6 @@ def _stages(x, block_fn, widths, repeats, *, alpha, stochastic_depth_rate, **blo
     return x
 
 
-@accepts_weights("nfnet")
 def nfnet(
     variant: str = "F0",
     *,
@@ -231,7 +229,6 @@ def nfnet(
     return keras.Model(inputs, x, name=name or f"nfnet_{variant.lower()}")
 
 
-@accepts_weights("nf_resnet")
 def nf_resnet(
     depth: int = 50,
     *,

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 
 import keras
 
+from official.models import pretrained
+from official.weights import converted
+
 
 @dataclass(frozen=True)
 class ModelEntry:
@@ -38,14 +41,37 @@ def entry(name: str) -> ModelEntry:
     return _REGISTRY[name]
 
 
-def get(name: str, **overrides) -> keras.Model:
-    """Builds the registered model `name`; keyword overrides replace its defaults.
+def get(name: str, weights=None, **overrides) -> keras.Model:
+    """Builds the registered model `name`; keyword overrides replace its defaults. `weights`:
+    None (fresh initialization) or a source official/weights reads (docs/weights.md).
 
     >>> model = get("resnetrs50", num_classes=10, input_shape=(160, 160, 3))
     """
     model_entry = entry(name)
     kwargs = {"name": name, **model_entry.defaults, **overrides}
-    return model_entry.builder(**kwargs)
+    if weights is None:
+        return model_entry.builder(**kwargs)
+    family_of = {n: e.family for n, e in _REGISTRY.items()}
+    return pretrained.build(model_entry.builder, model_entry.family, weights, kwargs, family_of)
+
+
+def get_converted(path: str) -> keras.Model:
+    """The model a converted `.weights.h5` file names (`python -m official.weights convert`),
+    built with the class count and conventions it records and filled with its weights."""
+    metadata = converted.read_metadata(path)
+    if metadata is None:
+        raise ValueError(
+            f"{path} has no converter metadata (model name, conventions): pass a training run's "
+            "directory or a file written by `python -m official.weights convert`."
+        )
+    model = get(
+        metadata["model"],
+        num_classes=metadata["num_classes"],
+        include_top=metadata["include_top"],
+        **metadata["conventions"],
+    )
+    model.load_weights(path)
+    return model
 
 
 def list_models(family: str | None = None) -> list[str]:

@@ -11,16 +11,17 @@ output of stage s is the layer `stage{s}_block{last}_out` (see `stage_output_nam
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 
 import keras
 
-from official.layers import SqueezeExcite, StochasticDepth, conv2d, norm_layer, se_filters
+from official.layers import SqueezeExcite, StochasticDepth, conv2d, norm_act, se_filters
 from official.layers.head import classifier_head
 from official.layers.padding import check_padding, max_pool
+from official.layers.self_gating import SelfGating
 from official.models import registry
-from official.models.pretrained import accepts_weights
 
 # Blocks per stage (docs/REFERENCE.md §1.1). 18 and 34 use basic blocks, the rest bottlenecks.
 BLOCKS = {
@@ -67,7 +68,33 @@ def _stage_drop_rates(rate: float, num_stages: int = 4) -> list[float]:
     return [rate * (i + 2) / total for i in range(num_stages)]
 
 
-def projection_shortcut(x, filters, strides, *, avg_down, conv, norm, name):
+def avg_pool_2d(x, pool_size, strides, *, name):
+    """The ResNet-D shortcut's average pool (TF 'same': a 2x2/2 window needs no padding on even
+    inputs)."""
+    return keras.layers.AveragePooling2D(pool_size, strides, padding="same", name=name)(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ops:
+    """The layers a ResNet is built from, bound once per model (as Flax's examples/imagenet binds
+    conv and norm): the stem and the blocks call these and never look at the tensor's rank.
+    `resnet()` makes the 2-D ones; official/models/video.py passes 3-D conv and pools instead.
+
+    conv(x, filters, kernel_size, strides=1, *, name, groups=1): no bias, He init.
+    norm_act(x, name, act_name=None, *, zero_init=False): the norm, then the activation if named
+    (official/layers/norm.py). activation: the one after each block's add.
+    avg_pool(x, pool_size, strides, *, name): the ResNet-D shortcut's pool.
+    max_pool(x, pool_size, strides, padding, *, name): the stem's (official/layers/padding.py).
+    """
+
+    conv: Callable
+    norm_act: Callable
+    activation: str
+    avg_pool: Callable
+    max_pool: Callable
+
+
+def projection_shortcut(x, filters, strides, *, avg_down, ops, name):
     """Identity, or a projection when the shape changes.
 
     ResNet-D (Bag of Tricks 4.1): a strided projection averages 2x2 first so the 1x1 conv sees every
@@ -76,21 +103,13 @@ def projection_shortcut(x, filters, strides, *, avg_down, conv, norm, name):
     if strides == 1 and x.shape[-1] == filters:
         return x
     if avg_down and strides > 1:
-        if len(x.shape) == 5:  # video: [N, T, H, W, C], pooled in space only
-            pool = keras.layers.AveragePooling3D(
-                (1, strides, strides), (1, strides, strides), padding="same", name=f"{name}_pool"
-            )
-        else:
-            pool = keras.layers.AveragePooling2D(
-                strides, strides, padding="same", name=f"{name}_pool"
-            )
-        x = pool(x)
+        x = ops.avg_pool(x, strides, strides, name=f"{name}_pool")
         strides = 1
-    x = conv(x, filters, 1, strides, name=f"{name}_conv")
-    return norm(filters, name=f"{name}_bn")(x)
+    x = ops.conv(x, filters, 1, strides, name=f"{name}_conv")
+    return ops.norm_act(x, f"{name}_bn")
 
 
-def block_tail(x, shortcut, *, se_ratio, drop_rate, activation, name):
+def block_tail(x, shortcut, *, ops, se_ratio, drop_rate, name):
     """SE on the branch, stochastic depth, the add and the activation, in that order
     (docs/REFERENCE.md §1.2)."""
     if se_ratio:
@@ -98,25 +117,25 @@ def block_tail(x, shortcut, *, se_ratio, drop_rate, activation, name):
     if drop_rate:
         x = StochasticDepth(drop_rate, name=f"{name}_drop")(x)
     x = keras.layers.Add(name=f"{name}_add")([x, shortcut])
-    return keras.layers.Activation(activation, name=f"{name}_out")(x)
+    return keras.layers.Activation(ops.activation, name=f"{name}_out")(x)
 
 
-def basic_block(
-    x, width, strides, *, conv, norm, activation, avg_down, se_ratio, drop_rate, name, **_
-):
+def basic_block(x, width, strides, *, ops, name, drop_rate=0.0, avg_down=False, se_ratio=0.0, **_):
     """Two 3x3 convs (ResNet-18/34)."""
     shortcut = projection_shortcut(
-        x, width, strides, avg_down=avg_down, conv=conv, norm=norm, name=f"{name}_shortcut"
+        x, width, strides, avg_down=avg_down, ops=ops, name=f"{name}_shortcut"
     )
-    y = conv(x, width, 3, strides, name=f"{name}_conv1")
-    y = keras.layers.Activation(activation, name=f"{name}_relu1")(
-        norm(width, name=f"{name}_bn1")(y)
-    )
-    y = conv(y, width, 3, name=f"{name}_conv2")
-    y = norm(width, name=f"{name}_bn2", zero_init=True)(y)
-    return block_tail(
-        y, shortcut, se_ratio=se_ratio, drop_rate=drop_rate, activation=activation, name=name
-    )
+    y = ops.conv(x, width, 3, strides, name=f"{name}_conv1")
+    y = ops.norm_act(y, f"{name}_bn1", f"{name}_relu1")
+    y = ops.conv(y, width, 3, name=f"{name}_conv2")
+    y = ops.norm_act(y, f"{name}_bn2", zero_init=True)
+    return block_tail(y, shortcut, ops=ops, se_ratio=se_ratio, drop_rate=drop_rate, name=name)
+
+
+def grouped_conv3x3(x, filters, strides, *, groups, ops, name):
+    """The bottleneck's 3x3: a conv (grouped for ResNeXt), its norm and activation."""
+    y = ops.conv(x, filters, 3, strides, groups=groups, name=f"{name}_conv2")
+    return ops.norm_act(y, f"{name}_bn2", f"{name}_relu2")
 
 
 def bottleneck_block(
@@ -124,52 +143,49 @@ def bottleneck_block(
     width,
     strides,
     *,
-    conv,
-    norm,
-    activation,
-    avg_down,
-    se_ratio,
-    drop_rate,
+    ops,
     name,
+    drop_rate=0.0,
+    avg_down=False,
+    se_ratio=0.0,
     cardinality=1,
     base_width=64,
     stride_in_1x1=False,
+    conv3x3=grouped_conv3x3,
+    self_gating=False,
 ):
     """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand to 4*width.
 
     ResNet-B puts the stride on the 3x3 conv; the 2015 paper (and keras.applications) on the first
     1x1, which skips three quarters of the input (Bag of Tricks 4.1).
     ResNeXt: inner width floor(width * base_width / 64) * cardinality (Xie et al. 2017, table 1).
+    conv3x3(x, filters, strides, *, groups, ops, name) replaces the 3x3 stage: ResNeSt plugs in
+    its split-attention conv (official/models/resnest.py).
+    self_gating: S3D-G gating of the branch before SE (3D ResNet-RS, official/models/video.py).
     """
     out = width * BOTTLENECK_EXPANSION
     inner = int(width * base_width / 64) * cardinality
     shortcut = projection_shortcut(
-        x, out, strides, avg_down=avg_down, conv=conv, norm=norm, name=f"{name}_shortcut"
+        x, out, strides, avg_down=avg_down, ops=ops, name=f"{name}_shortcut"
     )
-    y = conv(x, inner, 1, strides if stride_in_1x1 else 1, name=f"{name}_conv1")
-    y = keras.layers.Activation(activation, name=f"{name}_relu1")(
-        norm(inner, name=f"{name}_bn1")(y)
-    )
-    y = conv(y, inner, 3, 1 if stride_in_1x1 else strides, groups=cardinality, name=f"{name}_conv2")
-    y = keras.layers.Activation(activation, name=f"{name}_relu2")(
-        norm(inner, name=f"{name}_bn2")(y)
-    )
-    y = conv(y, out, 1, name=f"{name}_conv3")
-    y = norm(out, name=f"{name}_bn3", zero_init=True)(y)
-    return block_tail(
-        y, shortcut, se_ratio=se_ratio, drop_rate=drop_rate, activation=activation, name=name
-    )
+    y = ops.conv(x, inner, 1, strides if stride_in_1x1 else 1, name=f"{name}_conv1")
+    y = ops.norm_act(y, f"{name}_bn1", f"{name}_relu1")
+    y = conv3x3(y, inner, 1 if stride_in_1x1 else strides, groups=cardinality, ops=ops, name=name)
+    y = ops.conv(y, out, 1, name=f"{name}_conv3")
+    y = ops.norm_act(y, f"{name}_bn3", zero_init=True)
+    if self_gating:
+        y = SelfGating(name=f"{name}_gate")(y)
+    return block_tail(y, shortcut, ops=ops, se_ratio=se_ratio, drop_rate=drop_rate, name=name)
 
 
-def _stem(x, *, stem, stem_width, stem_pool, conv, norm, activation, padding):
+def _stem(x, *, stem, stem_width, stem_pool, ops, padding):
     """ResNet: 7x7/2 conv. ResNet-C: three 3x3 convs (w/2, w/2, w, the first strided).
     Then a 3x3/2 max pool (padded as `padding` says: official/layers/padding.py), or (ResNet-RS)
     a 3x3/2 conv + norm + activation in its place."""
 
     def conv_norm_act(x, filters, kernel, strides, index):
-        x = conv(x, filters, kernel, strides, name=f"stem_conv{index}")
-        x = norm(filters, name=f"stem_bn{index}")(x)
-        return keras.layers.Activation(activation, name=f"stem_relu{index}")(x)
+        x = ops.conv(x, filters, kernel, strides, name=f"stem_conv{index}")
+        return ops.norm_act(x, f"stem_bn{index}", f"stem_relu{index}")
 
     if stem == "basic":
         x = conv_norm_act(x, stem_width, 7, 2, 1)
@@ -180,18 +196,12 @@ def _stem(x, *, stem, stem_width, stem_pool, conv, norm, activation, padding):
     else:
         raise ValueError(f"stem={stem!r} is not known; use 'basic' (7x7) or 'deep' (ResNet-C).")
     if stem_pool == "max":
-        if len(x.shape) == 5:  # video [N, T, H, W, C]: pooled in space only (docs/video.md)
-            if padding != "tf":
-                raise ValueError(f"padding={padding!r}: video stems pool with TF 'same' only.")
-            pool = keras.layers.MaxPooling3D((1, 3, 3), (1, 2, 2), padding="same", name="stem_pool")
-            return pool(x)
-        return max_pool(x, 3, 2, padding, name="stem_pool")
+        return ops.max_pool(x, 3, 2, padding, name="stem_pool")
     if stem_pool == "conv":
         return conv_norm_act(x, stem_width, 3, 2, 4 if stem == "deep" else 2)
     raise ValueError(f"stem_pool={stem_pool!r} is not known; use 'max' or 'conv' (ResNet-RS).")
 
 
-@accepts_weights("resnet")
 def resnet(
     depth: int = 50,
     *,
@@ -221,14 +231,16 @@ def resnet(
     input_shape: tuple = (None, None, 3),
     input_tensor=None,
     conv_fn: Callable | None = None,
+    avg_pool_fn: Callable | None = None,
+    max_pool_fn: Callable | None = None,
     classifier_activation: str | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """Builds a ResNet as a functional Keras model.
 
     depth / block_repeats: layers (18..420; see `blocks_for_depth`), or blocks per stage explicitly.
-    block: 'basic', 'bottleneck', or a block function with their signature (other families plug
-    theirs in: official/models/resnest.py); block_kwargs go to every block call.
+    block: 'basic', 'bottleneck', or a block function with their signature; block_kwargs go to
+    every block call (ResNeSt passes the bottleneck its 3x3: official/models/resnest.py).
     stem: 'basic' (7x7) or 'deep' (ResNet-C) ending in stem_width channels; stem_pool: 'max' or
     'conv' (ResNet-RS).
     avg_down: ResNet-D shortcut. stride_in_1x1: the 2015 stride placement instead of ResNet-B.
@@ -241,10 +253,11 @@ def resnet(
     (official/layers/conv.py). Converted weights set it (docs/weights.md).
     include_top/pooling/input_shape/input_tensor: as keras.applications. The model returns logits
     (float32 under any mixed-precision policy) unless classifier_activation is set.
-    weights: None, or a weights file / 'imagenet' to convert into the model (official/weights,
-    docs/weights.md); the source's conventions (padding, bn_epsilon, ...) are applied.
-    conv_fn: replaces the 2D conv helper (official/layers/conv.py) with one of the same signature,
-    e.g. official/models/video.py's inflated 3D convs; input_shape then has a time axis.
+    Pretrained weights: `official.models.get(name, weights=...)` (docs/weights.md).
+    conv_fn, avg_pool_fn, max_pool_fn: replace the 2-D conv helper (official/layers/conv.py),
+    `avg_pool_2d` and official/layers/padding.py's `max_pool` with callables of the same
+    signatures (`Ops`), e.g. official/models/video.py's space-only 3-D ones; input_shape then
+    has a time axis.
     """
     check_padding(padding)
     if block is None:
@@ -257,8 +270,23 @@ def resnet(
         raise ValueError(f"block={block!r} is not known; use 'basic' or 'bottleneck'.")
     repeats = tuple(block_repeats) if block_repeats is not None else blocks_for_depth(depth)
 
-    conv = conv_fn or functools.partial(conv2d, weight_standardization=weight_standardization)
-    norm_fn = functools.partial(norm_layer, norm, momentum=bn_momentum, epsilon=bn_epsilon)
+    ops = Ops(
+        conv=conv_fn or functools.partial(conv2d, weight_standardization=weight_standardization),
+        norm_act=functools.partial(
+            norm_act, norm=norm, momentum=bn_momentum, epsilon=bn_epsilon, activation=activation
+        ),
+        activation=activation,
+        avg_pool=avg_pool_fn or avg_pool_2d,
+        max_pool=max_pool_fn or max_pool,
+    )
+    block_args = dict(
+        avg_down=avg_down,
+        se_ratio=se_ratio,
+        cardinality=cardinality,
+        base_width=base_width,
+        stride_in_1x1=stride_in_1x1,
+        **(block_kwargs or {}),
+    )
     scaled = lambda w: max(1, int(w * width_multiplier))  # noqa: E731
 
     inputs = keras.Input(shape=input_shape) if input_tensor is None else input_tensor
@@ -267,9 +295,7 @@ def resnet(
         stem=stem,
         stem_width=scaled(stem_width),
         stem_pool=stem_pool,
-        conv=conv,
-        norm=norm_fn,
-        activation=activation,
+        ops=ops,
         padding=padding,
     )
     drop_rates = _stage_drop_rates(stochastic_depth_rate, len(repeats))
@@ -279,17 +305,10 @@ def resnet(
                 x,
                 scaled(width),
                 2 if block_index == 0 and stage_index > 0 else 1,
-                conv=conv,
-                norm=norm_fn,
-                activation=activation,
-                avg_down=avg_down,
-                se_ratio=se_ratio,
+                ops=ops,
                 drop_rate=drop_rates[stage_index],
-                cardinality=cardinality,
-                base_width=base_width,
-                stride_in_1x1=stride_in_1x1,
                 name=f"stage{stage_index + 2}_block{block_index + 1}",
-                **(block_kwargs or {}),
+                **block_args,
             )
 
     x = classifier_head(

@@ -7,12 +7,11 @@ import functools
 
 import keras
 
-from official.layers import norm_layer
+from official.layers import norm_act
 from official.layers.channel_shuffle import ChannelShuffle
 from official.layers.head import classifier_head
 from official.layers.pooling import SameAveragePooling2D
 from official.models import registry
-from official.models.pretrained import accepts_weights
 
 # Output channels of stages 2-4 for each group count g at scale 1 (table 1).
 STAGE_CHANNELS = {
@@ -25,7 +24,7 @@ STAGE_CHANNELS = {
 STAGE_REPEATS = (4, 8, 4)
 
 
-def shuffle_unit(x, out_channels, strides, groups, *, first_groups, norm, name):
+def shuffle_unit(x, out_channels, strides, groups, *, first_groups, norm_act, name):
     """1x1 group conv -> shuffle -> 3x3 depthwise (stride) -> 1x1 group conv; add (stride 1) or
     concatenate with a 3x3/2 average pool of the input (stride 2); ReLU."""
     in_channels = x.shape[-1]
@@ -33,15 +32,15 @@ def shuffle_unit(x, out_channels, strides, groups, *, first_groups, norm, name):
     mid = max(groups, out_channels // 4 // groups * groups)
     conv = functools.partial(keras.layers.Conv2D, use_bias=False, padding="same")
     y = conv(mid, 1, groups=first_groups, name=f"{name}_gconv1")(x)
-    y = keras.layers.ReLU(name=f"{name}_relu1")(norm(mid, name=f"{name}_bn1")(y))
+    y = norm_act(y, f"{name}_bn1", f"{name}_relu1")
     if first_groups > 1:
         y = ChannelShuffle(first_groups, name=f"{name}_shuffle")(y)
     y = keras.layers.DepthwiseConv2D(
         3, strides, padding="same", use_bias=False, name=f"{name}_dwconv"
     )(y)
-    y = norm(mid, name=f"{name}_bn2")(y)
+    y = norm_act(y, f"{name}_bn2")
     y = conv(branch_out, 1, groups=groups, name=f"{name}_gconv2")(y)
-    y = norm(branch_out, name=f"{name}_bn3")(y)
+    y = norm_act(y, f"{name}_bn3")
     if strides > 1:
         # 'same' average pooling, equal on the PyTorch backend too (official/layers/pooling.py).
         shortcut = SameAveragePooling2D(3, strides, name=f"{name}_pool")(x)
@@ -51,7 +50,6 @@ def shuffle_unit(x, out_channels, strides, groups, *, first_groups, norm, name):
     return keras.layers.ReLU(name=f"{name}_out")(y)
 
 
-@accepts_weights("shufflenet")
 def shufflenet(
     groups: int = 3,
     *,
@@ -68,7 +66,9 @@ def shufflenet(
     """ShuffleNet v1 `scale`x with g = `groups` in {1, 2, 3, 4, 8}."""
     if groups not in STAGE_CHANNELS:
         raise ValueError(f"groups={groups}; ShuffleNet v1 uses g in {sorted(STAGE_CHANNELS)}.")
-    norm = functools.partial(norm_layer, "batch", momentum=bn_momentum, epsilon=1e-5)
+    bn_relu = functools.partial(
+        norm_act, momentum=bn_momentum, epsilon=1e-5, activation=keras.layers.ReLU
+    )
     # Scaled widths stay multiples of 4 * g so that every group conv divides evenly.
     widths = [
         max(4 * groups, int(c * scale) // (4 * groups) * (4 * groups))
@@ -78,7 +78,7 @@ def shufflenet(
     stem = max(groups, int(24 * scale) // groups * groups)
     inputs = keras.Input(shape=input_shape)
     x = keras.layers.Conv2D(stem, 3, 2, padding="same", use_bias=False, name="stem_conv1")(inputs)
-    x = keras.layers.ReLU(name="stem_relu")(norm(stem, name="stem_bn")(x))
+    x = bn_relu(x, "stem_bn", "stem_relu")
     x = keras.layers.MaxPooling2D(3, 2, padding="same", name="stem_pool")(x)
     for stage, (width, repeats) in enumerate(zip(widths, block_repeats, strict=True)):
         for block in range(repeats):
@@ -90,7 +90,7 @@ def shufflenet(
                 2 if block == 0 else 1,
                 groups,
                 first_groups=first_groups,
-                norm=norm,
+                norm_act=bn_relu,
                 name=f"stage{stage + 2}_block{block + 1}",
             )
     x = classifier_head(

@@ -12,6 +12,9 @@ resnet_3d.py, its `ResNet3DRS` block specs in official/vision/configs/backbones_
   BN (no ResNet-D average pool). After conv3's BN: self-gating (last block of each stage only),
   SE on the block output (ratio 0.25), stochastic depth (rate * stage / 5), add, ReLU.
 - head: average over time and space, dropout, dense.
+The trunk is the image one; the 3-D differences go in as its conv_fn / max_pool_fn / avg_pool_fn
+(convs and pools over space, the temporal kernels looked up by layer name) and a block that adds
+the self-gating.
 """
 
 from __future__ import annotations
@@ -21,88 +24,54 @@ from collections.abc import Sequence
 import keras
 
 from official.layers.conv import he_init
-from official.layers.self_gating import SelfGating
 from official.models import registry
-from official.models.pretrained import accepts_weights
-from official.models.resnet import (
-    BOTTLENECK_EXPANSION,
-    block_tail,
-    blocks_for_depth,
-    projection_shortcut,
-    resnet,
-)
+from official.models.resnet import blocks_for_depth, bottleneck_block, resnet
 
 # Temporal kernel of conv1 in every block of stages 2, 3, 4, 5 (Model Garden's ResNet3DRS).
 TEMPORAL_KERNELS = (1, 1, 3, 3)
 
 
-def conv3d(x, filters: int, kernel: tuple, strides: tuple, *, name: str, groups: int = 1):
-    """Conv3D without bias, He init, 'same' padding (the official 3D code pads 'same' too)."""
-    return keras.layers.Conv3D(
-        filters,
-        kernel,
-        strides,
-        padding="same",
-        groups=groups,
-        use_bias=False,
-        kernel_initializer=he_init(),
-        name=name,
-    )(x)
-
-
-def stem_and_shortcut_conv(stem_temporal_kernel: int = 5, stem_temporal_stride: int = 2):
-    """resnet()'s `conv_fn` for the stem and shortcut convs: a k x k conv becomes (1, k, k), the
-    first stem conv (kt, k, k) with temporal stride `stem_temporal_stride`."""
+def space_time_conv(temporal: dict[str, tuple[int, int]]):
+    """resnet()'s `conv_fn`: a k x k conv with stride s becomes a Conv3D (1, k, k) with strides
+    (1, s, s), except the convs `temporal` names, which get its (temporal kernel, temporal
+    stride). No bias, He init, 'same' padding (the official 3D code pads 'same' too)."""
 
     def conv(x, filters, kernel_size, strides=1, *, name, groups=1):
-        kt, st = (stem_temporal_kernel, stem_temporal_stride) if name == "stem_conv1" else (1, 1)
-        kernel = (kt, kernel_size, kernel_size)
-        return conv3d(x, filters, kernel, (st, strides, strides), name=name, groups=groups)
+        kt, st = temporal.get(name, (1, 1))
+        return keras.layers.Conv3D(
+            filters,
+            (kt, kernel_size, kernel_size),
+            (st, strides, strides),
+            padding="same",
+            groups=groups,
+            use_bias=False,
+            kernel_initializer=he_init(),
+            name=name,
+        )(x)
 
     return conv
 
 
-def bottleneck_3d_block(
-    x,
-    width,
-    strides,
-    *,
-    conv,
-    norm,
-    activation,
-    avg_down,
-    se_ratio,
-    drop_rate,
-    name,
-    temporal_kernels: Sequence[int] = TEMPORAL_KERNELS,
-    gated: Sequence[str] = (),
-    **_,
-):
-    """Model Garden's BottleneckBlock3D; `name` is `stage{s}_block{b}`, which picks the temporal
-    kernel of its stage; blocks named in `gated` end with self-gating."""
-    out = width * BOTTLENECK_EXPANSION
-    kt = temporal_kernels[int(name[len("stage")]) - 2]
-    shortcut = projection_shortcut(
-        x, out, strides, avg_down=avg_down, conv=conv, norm=norm, name=f"{name}_shortcut"
-    )
-    y = conv3d(x, width, (kt, 1, 1), (1, 1, 1), name=f"{name}_conv1")
-    y = keras.layers.Activation(activation, name=f"{name}_relu1")(
-        norm(width, name=f"{name}_bn1")(y)
-    )
-    y = conv(y, width, 3, strides, name=f"{name}_conv2")
-    y = keras.layers.Activation(activation, name=f"{name}_relu2")(
-        norm(width, name=f"{name}_bn2")(y)
-    )
-    y = conv(y, out, 1, name=f"{name}_conv3")
-    y = norm(out, name=f"{name}_bn3", zero_init=True)(y)
-    if name in gated:
-        y = SelfGating(name=f"{name}_gate")(y)
-    return block_tail(
-        y, shortcut, se_ratio=se_ratio, drop_rate=drop_rate, activation=activation, name=name
-    )
+def space_max_pool(x, pool_size, strides, padding, *, name):
+    """resnet()'s `max_pool_fn`: the stem pool over space only, strides (1, s, s)."""
+    if padding != "tf":
+        raise ValueError(f"padding={padding!r}: video stems pool with TF 'same' only.")
+    window, steps = (1, pool_size, pool_size), (1, strides, strides)
+    return keras.layers.MaxPooling3D(window, steps, padding="same", name=name)(x)
 
 
-@accepts_weights("video")
+def space_avg_pool(x, pool_size, strides, *, name):
+    """resnet()'s `avg_pool_fn` (the ResNet-D shortcut, off in the recipe): over space only."""
+    window, steps = (1, pool_size, pool_size), (1, strides, strides)
+    return keras.layers.AveragePooling3D(window, steps, padding="same", name=name)(x)
+
+
+def gated_bottleneck(x, width, strides, *, name, gated: Sequence[str] = (), **kwargs):
+    """The trunk's bottleneck (Model Garden's BottleneckBlock3D with the 3-D ops); the blocks
+    named in `gated` end their branch with self-gating."""
+    return bottleneck_block(x, width, strides, name=name, self_gating=name in gated, **kwargs)
+
+
 def resnet_rs_3d(
     depth: int = 50,
     *,
@@ -122,19 +91,26 @@ def resnet_rs_3d(
     if len(temporal_kernels) != 4:
         raise ValueError(f"temporal_kernels={temporal_kernels!r}: one per stage 2..5 (4 values).")
     repeats = tuple(block_repeats) if block_repeats is not None else blocks_for_depth(depth)
-    gated = [f"stage{s + 2}_block{n}" for s, n in enumerate(repeats)] if self_gating else []
+    blocks = [[f"stage{s + 2}_block{b + 1}" for b in range(n)] for s, n in enumerate(repeats)]
+    # (temporal kernel, temporal stride) of the stem's first conv and of every block's conv1.
+    temporal = {"stem_conv1": (stem_temporal_kernel, stem_temporal_stride)}
+    for stage, kt in zip(blocks, temporal_kernels, strict=True):
+        temporal.update({f"{block}_conv1": (kt, 1) for block in stage})
+    gated = [stage[-1] for stage in blocks if stage] if self_gating else []
     return resnet(
         depth,
         block_repeats=repeats,
-        block=bottleneck_3d_block,
-        block_kwargs=dict(temporal_kernels=tuple(temporal_kernels), gated=gated),
+        block=gated_bottleneck,
+        block_kwargs=dict(gated=gated),
         stem="deep",
         stem_pool="max",
         avg_down=False,
         se_ratio=se_ratio,
         stochastic_depth_rate=stochastic_depth_rate,
         dropout_rate=dropout_rate,
-        conv_fn=stem_and_shortcut_conv(stem_temporal_kernel, stem_temporal_stride),
+        conv_fn=space_time_conv(temporal),
+        avg_pool_fn=space_avg_pool,
+        max_pool_fn=space_max_pool,
         input_shape=input_shape,
         **kwargs,
     )

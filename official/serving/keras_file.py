@@ -20,6 +20,7 @@ import zipfile
 import keras
 import tensorflow as tf
 
+from official import models  # noqa: F401  (registers the custom layers .keras files name)
 from official.data import eval_preprocessing, tfrecord
 from official.data.eval_preprocessing import EvalPreprocessing
 
@@ -61,8 +62,6 @@ def read_entries(path: str) -> tuple[EvalPreprocessing | None, list[str] | None]
 
 
 def load(path: str) -> tuple[keras.Model, EvalPreprocessing | None, list[str] | None]:
-    import official.models  # noqa: F401  (registers the custom layers)
-
     model = keras.saving.load_model(path, compile=False)
     return (model, *read_entries(path))
 

@@ -19,7 +19,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from official import models  # noqa: F401  (registers the custom layers .keras files name)
 from official.data import preprocess, tfrecord
+from official.data.pipeline import list_shards
 from official.serving import litert_stem
 from official.serving.saved_model import float32_copy
 
@@ -58,8 +60,6 @@ def calibration_images(
 ) -> np.ndarray:
     """`count` eval-cropped images [count, size, size, 3] in 0..255, one from each shard in turn
     (shards of a converted set mix the classes; this also mixes the shards)."""
-    from official.data.pipeline import list_shards
-
     files = list_shards(data_dir, split)
     dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
         tf.data.TFRecordDataset, cycle_length=len(files), block_length=1
@@ -222,8 +222,6 @@ def export_keras_file(
     train split."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"--keras_file={path}: no such file.")
-    import official.models  # noqa: F401  (registers the custom layers)
-
     model = keras.saving.load_model(path)
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
     return export_classifier(

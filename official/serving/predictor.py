@@ -11,7 +11,6 @@ which samples its clips and crops as evaluation does.
 from __future__ import annotations
 
 import os
-import re
 
 import tensorflow as tf
 
@@ -31,26 +30,6 @@ def list_files(paths: list[str]) -> list[str]:
         else:
             files.append(path)
     return files
-
-
-def plain_reason(error: Exception) -> str:
-    """The sentence of a TensorFlow error that says what is wrong ("Unknown image file format.
-    One of JPEG, PNG, GIF, BMP required.", "Invalid PNG data, size 300"), without the graph
-    execution preamble, node names and op tags around it."""
-    message = getattr(error, "message", None) or str(error)
-    lines = [
-        re.sub(r"\s*\[\[.*?\]\]|\s*\[Op:[^\]]*\]", "", line).strip()
-        for line in message.splitlines()
-    ]
-    lines = [
-        line
-        for line in lines
-        if line
-        and line != "Graph execution error:"
-        and not line.startswith("Detected at node")
-        and line != "<stack traces unavailable>"
-    ]
-    return lines[-1] if lines else type(error).__name__
 
 
 def resolve_model_path(path: str) -> str:

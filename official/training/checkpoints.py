@@ -25,6 +25,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from official.console import errors
 from official.training import run_dir
 
 log = logging.getLogger("official.train")
@@ -45,12 +46,6 @@ class CorruptCheckpoint(CheckpointError):
 _STEP = re.compile(r"-(\d+)$")
 
 
-def _first_line(error: Exception) -> str:
-    text = getattr(error, "message", None) or str(error) or type(error).__name__
-    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text.strip().splitlines()[0])
-    return text[:240]
-
-
 def checkpoint_paths(directory: str) -> list[str]:
     """The prefixes (`<dir>/ckpt-<step>`) of the checkpoints in `directory` that have an
     .index file, newest (highest step) first."""
@@ -67,7 +62,7 @@ def integrity_problem(path: str) -> str | None:
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
     except Exception as e:  # noqa: BLE001 - any failure to read is the answer
-        return _first_line(e)
+        return errors.one_line(e, 240)
     return None
 
 
@@ -90,8 +85,8 @@ def restore(checkpoint: tf.train.Checkpoint, path: str, partial: bool = False) -
     if problem:
         raise CorruptCheckpoint(path, problem)
     raise CheckpointError(
-        f"{path} does not fit this model ({_first_line(error)}): the config differs from the "
-        "one the checkpoint was trained with."
+        f"{path} does not fit this model ({errors.one_line(error, 240)}): the config differs "
+        "from the one the checkpoint was trained with."
     ) from None
 
 
@@ -113,7 +108,7 @@ def move_aside(path: str) -> bool:
             run_dir.modify(name, lambda name=name, target=target: tf.io.gfile.rename(name, target))
         _drop_from_state(directory, path)
     except (OSError, tf.errors.OpError) as e:
-        log.warning("left %s in place (cannot write here: %s)", path, _first_line(e))
+        log.warning("left %s in place (cannot write here: %s)", path, errors.one_line(e, 240))
         return False
     log.warning("moved the files of %s aside as *%s", path, CORRUPT_SUFFIX)
     return True

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from official.data import tfrecord
 from official.data.eval_preprocessing import EvalPreprocessing
-from official.serving import image, keras_file, saved_model
+from official.serving import image, keras_file, litert, saved_model
 from official.serving import video as video_export
 from official.training import checkpoints, loop, run_dir
 
@@ -102,8 +102,6 @@ def export_run_litert(
     """The LiteRT files of a training run (EMA weights when it has EMA) at its eval size,
     calibrated on its own training TFRecords unless data_dir is given; default out_dir
     <model_dir>/litert."""
-    from official.serving import litert
-
     trainer = restore_run(model_dir, checkpoint)
     data = trainer.config.data
     with trainer.averaged_weights():

@@ -30,7 +30,7 @@ def load_source(source: str) -> keras.Model:
     """A `.keras` file, a converter's `.weights.h5` file, or a training run's directory
     (load_run)."""
     if source.endswith(".weights.h5"):
-        return converted.load(source)
+        return models.get_converted(source)
     if source.endswith(".keras"):
         if not tf.io.gfile.exists(source):
             raise FileNotFoundError(f"train.init_weights={source!r}: no such file.")

@@ -17,10 +17,21 @@ import copy
 import logging
 import os
 import sys
+from collections.abc import Mapping
 
-from official.configs import validation
+import keras
+import tensorflow as tf
+
+from official import models
+from official.configs import overrides, recipes, tpu_flags, validation
 from official.configs.overrides import ConfigError
-from official.training import checkpoints, run_dir
+from official.console import errors
+from official.data import checks, pipeline, samples, video_samples
+from official.serving import saved_model
+from official.training import checkpoints, exporting, loop, run_dir
+from official.training import continuous_eval as watcher
+from official.training.divergence import TrainingDiverged
+from official.training.runtime import POLICIES, device_kind, get_strategy, resolve_precision
 
 MODES = ("train", "eval", "train_and_eval", "export", "continuous_eval")
 TRAINING_MODES = ("train", "train_and_eval")
@@ -29,85 +40,63 @@ log = logging.getLogger("official.train")
 
 
 # ---- The config ----
-def config_name(flag_values) -> str:
-    from official.configs import tpu_flags
+# `args` below: official/train.py's flags as a plain mapping (flag name -> value; None: not given).
+def config_name(args: Mapping) -> str:
+    return args.get("config") or tpu_flags.base_recipe(args) or "sample"
 
-    return flag_values.config or tpu_flags.base_recipe(flag_values) or "sample"
 
-
-def mode(flag_values) -> str:
+def mode(args: Mapping) -> str:
     """--mode, with resnet_main.py's `--mode=eval --eval_timeout=N` meaning continuous_eval."""
-    if flag_values.mode == "eval" and flag_values.eval_timeout is not None:
+    if args["mode"] == "eval" and args.get("eval_timeout") is not None:
         return "continuous_eval"
-    return flag_values.mode
+    return args["mode"]
 
 
-def model_dir(flag_values) -> str:
-    name = os.path.splitext(os.path.basename(config_name(flag_values)))[0]
-    return flag_values.model_dir or os.path.join("runs", name)
+def model_dir(args: Mapping) -> str:
+    name = os.path.splitext(os.path.basename(config_name(args)))[0]
+    return args.get("model_dir") or os.path.join("runs", name)
 
 
-def resolve_config(flag_values, config=None):
+def resolve_config(args: Mapping, config=None):
     """The recipe or YAML file (or `config`: a run's own), then --config_file,
-    --params_override and the flags that name config fields; checked: ranges
-    (official/configs/validation.py), names, the data it reads."""
-    from official import models
-    from official.configs import overrides, recipes, tpu_flags
-    from official.training.runtime import PRECISIONS, STRATEGIES
-
-    name = config_name(flag_values) if config is None else None
+    --params_override and the flags that name config fields; checked: every rule of
+    official/configs/validation.py, the model name, the data it reads."""
+    name = config_name(args) if config is None else None
     if name and name.endswith((".yaml", ".yml")):
         if not os.path.exists(name):
             raise FileNotFoundError(f"--config={name}: no such file.")
         config = overrides.load_config(name)
     elif name:
         config = recipes.get(name)
-    tpu_flags.apply(config, flag_values)
-    if flag_values.mode not in MODES:
-        raise ValueError(
-            f"--mode={flag_values.mode!r} is not known; use one of {', '.join(MODES)}."
-        )
-    if config.runtime.strategy not in STRATEGIES:
-        raise ValueError(
-            f"Unknown strategy {config.runtime.strategy!r}; use one of {', '.join(STRATEGIES)}."
-        )
-    if config.runtime.precision not in PRECISIONS:
-        raise ValueError(
-            f"runtime.precision={config.runtime.precision!r}; use {', '.join(PRECISIONS)}."
-        )
+    tpu_flags.apply(config, args)
+    validation.check_choice("--mode", args["mode"], MODES)
     validation.validate(config)
     if not config.data.data_dir and name == "sample":
-        from official.data import samples
-
         config.data.data_dir = samples.build()  # the bundled digits, written once
-    if not config.data.data_dir and flag_values.config == "sample_video":
-        from official.data import video_samples
-
+    if not config.data.data_dir and args.get("config") == "sample_video":
         config.data.data_dir = video_samples.build()  # the bundled moving digits
     if config.data.source == "tfrecord":
         if not config.data.data_dir:
             raise ValueError("--data_dir is required: a folder of TFRecord shards.")
-        from official.data.pipeline import list_shards
-
-        if mode(flag_values) in TRAINING_MODES:
-            list_shards(config.data.data_dir, config.data.train_split)
-        if mode(flag_values) in EVAL_MODES:
-            list_shards(config.data.data_dir, config.data.eval_split)
+        if mode(args) in TRAINING_MODES:
+            pipeline.list_shards(config.data.data_dir, config.data.train_split)
+        if mode(args) in EVAL_MODES:
+            pipeline.list_shards(config.data.data_dir, config.data.eval_split)
     models.entry(config.model.name)  # an unknown model name fails here, before any work
     return config
 
 
-def settle_config(flag_values, run: run_dir.RunDirectory, record=None, over_record=None):
+def settle_config(args: Mapping, run: run_dir.RunDirectory, record=None, over_record=None):
     """This command's config: over the run's record when the run exists and no --config is
     given (`over_record`: whatever --config says); refused (ConfigError) where it changes the
     record in a key that is not safe."""
     record = run.record() if record is None else record
     if over_record is None:
-        over_record = not flag_values.config
+        over_record = not args.get("config")
     base = copy.deepcopy(record) if record is not None and over_record else None
     if base is not None:
         log.info("config: %s", run.record_path)
-    config = resolve_config(flag_values, base)
+    config = resolve_config(args, base)
     run.check_changes(config, record)
     return config
 
@@ -116,11 +105,6 @@ def settle_config(flag_values, run: run_dir.RunDirectory, record=None, over_reco
 def start(config, num_cpu_devices: int = 1):
     """The devices, strategy and precision policy of a run: (strategy, precision). The Trainer
     seeds everything from runtime.seed before it builds the model."""
-    import keras
-    import tensorflow as tf
-
-    from official.training.runtime import POLICIES, device_kind, get_strategy, resolve_precision
-
     if num_cpu_devices > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
@@ -134,18 +118,12 @@ def start(config, num_cpu_devices: int = 1):
 
 
 def export_trainer(trainer, export_dir: str | None, model_dir: str) -> str:
-    from official.training import exporting
-
     return exporting.export_trainer(trainer, export_dir or f"{model_dir}/export")
 
 
 def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devices=1) -> dict:
     """Trains (holding the run's lock; params.yaml written once), evaluates or exports (reading
     the run only)."""
-    from official.data import checks
-    from official.serving import saved_model
-    from official.training import exporting, loop
-
     run_directory = run_dir.RunDirectory(model_dir)
     training = mode in TRAINING_MODES
     strategy, precision = start(config, num_cpu_devices)  # before any TensorFlow op
@@ -199,14 +177,12 @@ def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devic
     return results
 
 
-def continuous_eval(flag_values, config, directory: str) -> str:
+def continuous_eval(args: Mapping, config, directory: str) -> str:
     """--mode=continuous_eval: official/training/continuous_eval.py until the run's final step or
     --eval_timeout; returns the summary line."""
-    from official.training import continuous_eval as watcher
-
-    strategy, precision = start(config, flag_values.num_cpu_devices)
+    strategy, precision = start(config, args.get("num_cpu_devices", 1))
     results = watcher.watch(
-        config, strategy, directory, flag_values.eval_timeout, loss_scale=precision == "float16"
+        config, strategy, directory, args.get("eval_timeout"), loss_scale=precision == "float16"
     )
     steps = ", ".join(map(str, results["evaluated"])) or "none"
     line = f"continuous eval of {directory}: evaluated step(s) {steps}"
@@ -220,20 +196,10 @@ def continuous_eval(flag_values, config, directory: str) -> str:
 
 
 # ---- The command line ----
-def _error(e: BaseException) -> str:
-    text = getattr(e, "message", None) or str(e) or type(e).__name__
-    return f"error: {text.strip().splitlines()[0]}"
-
-
-def main(flag_values) -> int:
-    """Runs the command official/train.py parsed; prints any error as one line and returns the
-    exit status: 0; 2 for a bad flag, config value or data (nothing was written); 1 when the
-    run failed."""
-    import tensorflow as tf
-
-    from official.training import continuous_eval as watcher
-    from official.training.divergence import TrainingDiverged
-
+def main(args: Mapping) -> int:
+    """Runs the command official/train.py parsed (`args`: its flags); prints any error as one
+    line and returns the exit status: 0; 2 for a bad flag, config value or data (nothing was
+    written); 1 when the run failed."""
     failures = (
         TrainingDiverged,
         run_dir.RunLocked,
@@ -244,33 +210,33 @@ def main(flag_values) -> int:
         OSError,
         tf.errors.OpError,
     )
-    watching = mode(flag_values) == "continuous_eval"
+    watching = mode(args) == "continuous_eval"
     try:
-        directory = model_dir(flag_values)
+        directory = model_dir(args)
         run_directory = run_dir.RunDirectory(directory)
         # continuous eval waits for the run's params.yaml: it may start before training
         record = (
-            watcher.wait_for_run_config(directory, flag_values.eval_timeout) if watching else None
+            watcher.wait_for_run_config(directory, args.get("eval_timeout")) if watching else None
         )
         # continuous eval evaluates the run as it is: --config is not used (docs/tpu.md)
-        config = settle_config(flag_values, run_directory, record, over_record=watching or None)
+        config = settle_config(args, run_directory, record, over_record=watching or None)
     except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(_error(e), file=sys.stderr)
+        print(f"error: {errors.one_line(e)}", file=sys.stderr)
         return 2
     except failures as e:
-        print(_error(e), file=sys.stderr)
+        print(f"error: {errors.one_line(e)}", file=sys.stderr)
         return 1
     try:
         if watching:
-            print(continuous_eval(flag_values, config, directory))
+            print(continuous_eval(args, config, directory))
             return 0
-        mode_, export_dir = flag_values.mode, flag_values.export_dir
-        results = run(config, directory, mode_, export_dir, flag_values.num_cpu_devices)
+        cpus = args.get("num_cpu_devices", 1)
+        results = run(config, directory, args["mode"], args.get("export_dir"), cpus)
     except (ConfigError, ValueError) as e:  # ranges per replica, data checks
-        print(_error(e), file=sys.stderr)
+        print(f"error: {errors.one_line(e)}", file=sys.stderr)
         return 1 if watching else 2
     except failures as e:
-        print(_error(e), file=sys.stderr)
+        print(f"error: {errors.one_line(e)}", file=sys.stderr)
         return 1
     if "top1" in results:
         print(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-STRATEGIES = ("tpu", "mirrored", "multi_worker", "one_device", "cpu")
+from official.configs.validation import PRECISIONS, STRATEGIES
 
 
 def get_strategy(
@@ -74,7 +74,6 @@ def device_kind(strategy: tf.distribute.Strategy) -> str:
 
 # ---- Precision --------------------------------------------------------------------------------
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
-PRECISIONS = ("auto", *POLICIES)
 # x86 flags of native bfloat16 arithmetic (Linux /proc/cpuinfo names): AVX512_BF16 (Cooper Lake,
 # Zen 4 and later) and AMX-BF16 (Sapphire Rapids and later), which oneDNN uses for TF's kernels.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")

@@ -14,6 +14,8 @@ import os
 import time
 
 from official.configs.config import ExperimentConfig
+from official.training import loop
+from official.training.runtime import get_strategy
 
 FIELDS = [
     "key",
@@ -98,9 +100,6 @@ def append_result(path: str, row: dict) -> None:
 
 
 def train_point(config: ExperimentConfig, model_dir: str) -> dict:
-    from official.training import loop
-    from official.training.runtime import get_strategy
-
     trainer = loop.Trainer(config, get_strategy(config.runtime.strategy), model_dir)
     start = time.perf_counter()
     loop.train(trainer, None)

@@ -67,7 +67,7 @@ def _check(source: str, prepared_info: dict, read: dict, model, image_size: int)
             expected = reference(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
         got = np.asarray(model(x, training=False))
         return float(np.abs(got - expected).max())
-    from official.data.preprocess import MEAN_RGB, STDDEV_RGB
+    from official.layers.input_statistics import MEAN_RGB, STDDEV_RGB
 
     arch = prepared_info["keras_application"]
     reference = read["model"]
@@ -93,9 +93,11 @@ def convert(args: argparse.Namespace) -> str:
         raise SystemExit(f"--file={args.file!r} is a {kind} source, not --source={args.source}.")
     entry = models.entry(args.model)
     arguments = {"name": args.model, **entry.defaults}
-    family = entry.builder.family
     start = time.perf_counter()
-    prepared = loading.prepare(args.file, family, arguments, {}, timm_name=args.timm_name or None)
+    family_of = {name: models.entry(name).family for name in models.list_models()}
+    prepared = loading.prepare(
+        args.file, entry.family, arguments, {}, family_of, timm_name=args.timm_name or None
+    )
     model = entry.builder(**arguments, **prepared.conventions)
     info = prepared.fill(model)
     metadata = {

@@ -1,7 +1,8 @@
 """The converter's output: a Keras `.weights.h5` file plus, in an HDF5 attribute at its root,
 what a reader needs to rebuild the network: the registered model name, its class count and the
 conventions the weights need (official/weights/timm_names.py), the source and its input mean.
-Keras' own `load_weights` ignores the attribute, so the file stays a plain weights file."""
+Keras' own `load_weights` ignores the attribute, so the file stays a plain weights file;
+`official.models.get_converted` rebuilds the network from it."""
 
 from __future__ import annotations
 
@@ -48,23 +49,3 @@ def read_metadata(path: str) -> dict | None:
     with tf.io.gfile.GFile(path, "rb") as handle, h5py.File(handle, "r") as f:
         text = f.attrs.get(ATTRIBUTE)
     return json.loads(text) if text is not None else None
-
-
-def load(path: str) -> keras.Model:
-    """The network a converted `.weights.h5` file describes, with its weights."""
-    from official import models
-
-    metadata = read_metadata(path)
-    if metadata is None:
-        raise ValueError(
-            f"{path} has no converter metadata (model name, conventions): pass a training run's "
-            "directory or a file written by `python -m official.weights convert`."
-        )
-    model = models.get(
-        metadata["model"],
-        num_classes=metadata["num_classes"],
-        include_top=metadata["include_top"],
-        **metadata["conventions"],
-    )
-    model.load_weights(path)
-    return model

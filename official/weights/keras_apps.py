@@ -24,7 +24,7 @@ import h5py
 import keras
 import numpy as np
 
-from official.data.preprocess import MEAN_RGB, STDDEV_RGB
+from official.layers.input_statistics import MEAN_RGB, STDDEV_RGB
 from official.weights import layouts
 from official.weights.strict import Entry, owned_variables
 

@@ -1,16 +1,14 @@
 """`weights=`: from a source to a built and filled model (docs/weights.md).
 
-`prepare` reads what kind of source `weights` is and which builder conventions its tensors need;
-`build_with_weights` (the `weights=` argument of every builder, official/models/registry.py)
-builds the model with those conventions, says so when they are not the builder's defaults, and
-fills it strictly (official/weights/strict.py).
+`prepare` reads what kind of source `weights` is and which builder conventions its tensors need,
+and returns how to fill a model built with them (strictly: official/weights/strict.py). This
+package never builds a model: `official.models.get(name, weights=...)` calls `prepare`, builds
+with the conventions and calls `fill` (official/models/pretrained.py), so imports run one way.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import logging
 from collections.abc import Callable
 
 import keras
@@ -25,8 +23,6 @@ from official.weights import (
     timm,
     timm_names,
 )
-
-log = logging.getLogger(__name__)
 
 KINDS = (
     "a timm state dict (.safetensors, or .pth/.bin/.pt with torch installed), a "
@@ -68,22 +64,17 @@ def kind_of(weights) -> str:
     raise ValueError(f"weights={weights!r} is none of the kinds this library reads: {KINDS}.")
 
 
-def _families() -> dict[str, str]:
-    from official.models import registry
-
-    return {name: registry.entry(name).family for name in registry.list_models()}
-
-
-def _timm_conventions(weights: str, family: str, name, explicit: dict, timm_name=None):
-    """(timm name or None, conventions) for a timm file; errors when the file is ambiguous."""
+def _timm_conventions(weights: str, family: str, name, explicit: dict, family_of, timm_name=None):
+    """(timm name or None, conventions) for a timm file; errors when the file is ambiguous.
+    family_of: registered model name -> family, for models built outside the registry."""
     if family not in timm_names.TIMM_MAPPING or name in timm_names.NOT_CONVERTIBLE:
         why = timm_names.NOT_CONVERTIBLE.get(name, "no timm model has this network's layout")
         raise ValueError(f"weights={weights!r}: {name or family} has no timm conversion: {why}.")
-    pairs = timm_names.candidates(name, family, _families())
+    pairs = timm_names.candidates(name, family, family_of)
     if timm_name is not None:
         pairs = [p for p in pairs if p[0] == timm_name]
         if not pairs:
-            known = ", ".join(t for t, _ in timm_names.candidates(name, family, _families()))
+            known = ", ".join(t for t, _ in timm_names.candidates(name, family, family_of))
             raise ValueError(
                 f"--timm_name={timm_name!r} does not convert into {name}; use {known}."
             )
@@ -102,15 +93,25 @@ def _timm_conventions(weights: str, family: str, name, explicit: dict, timm_name
     return (pairs[0][0] if len(pairs) == 1 else None), pairs[0][1]
 
 
-def prepare(weights, family: str, arguments: dict, explicit: dict, timm_name=None) -> Prepared:
+def prepare(
+    weights,
+    family: str,
+    arguments: dict,
+    explicit: dict,
+    family_of: dict[str, str] | None = None,
+    timm_name: str | None = None,
+) -> Prepared:
     """Reads the kind of `weights` and the conventions it needs for a `family` builder called with
-    `arguments` (defaults applied; `explicit`: the ones the caller passed)."""
+    `arguments` (defaults applied; `explicit`: the ones the caller passed; family_of: registered
+    name -> family, which timm names a model built under another name may come from)."""
     kind = kind_of(weights)
     name = arguments.get("name")
     include_top = arguments.get("include_top", True)
     source = f"weights={weights!r}" if isinstance(weights, str) else f"weights={weights.name}"
     if kind == "timm":
-        found, needed = _timm_conventions(weights, family, name, explicit, timm_name)
+        found, needed = _timm_conventions(
+            weights, family, name, explicit, family_of or {}, timm_name
+        )
         mapping = timm_names.TIMM_MAPPING[family]
         read = {}
 
@@ -187,38 +188,3 @@ def prepare(weights, family: str, arguments: dict, explicit: dict, timm_name=Non
         return {}
 
     return Prepared(kind, {}, "a .keras file", fill)
-
-
-def _arguments(builder: Callable, args: tuple, kwargs: dict) -> dict:
-    """The builder's arguments with defaults applied, **kwargs flattened into them."""
-    bound = inspect.signature(builder).bind(*args, **kwargs)
-    bound.apply_defaults()
-    arguments = dict(bound.arguments)
-    for parameter in inspect.signature(builder).parameters.values():
-        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-            arguments.update(arguments.pop(parameter.name, {}))
-    return arguments
-
-
-def build_with_weights(builder: Callable, family: str, weights, args: tuple, kwargs: dict):
-    """`builder(*args, **kwargs)` built with the conventions `weights` needs and filled from it."""
-    arguments = _arguments(builder, args, kwargs)
-    prepared = prepare(weights, family, arguments, kwargs)
-    label = repr(weights) if isinstance(weights, str) else "a keras.applications model"
-    for key, value in prepared.conventions.items():
-        if key in kwargs and kwargs[key] != value:
-            raise ValueError(
-                f"weights={label} ({prepared.description}) needs {key}={value!r}; "
-                f"{key}={kwargs[key]!r} was passed."
-            )
-    added = {k: v for k, v in prepared.conventions.items() if k not in kwargs}
-    if added:
-        log.warning(
-            "%s with %s: built with %s, as the source computes (not the registry default).",
-            arguments.get("name") or builder.__name__,
-            prepared.description,
-            ", ".join(f"{k}={v!r}" for k, v in added.items()),
-        )
-    model = builder(*args, **{**kwargs, **added})
-    prepared.fill(model)
-    return model

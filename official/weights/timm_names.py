@@ -75,7 +75,7 @@ def candidates(name: str | None, family: str, family_of: dict[str, str]) -> list
 
 
 def markdown_table() -> str:
-    """The README / docs/weights.md table: each registered name, its timm name(s) and the
+    """The docs/weights.md table: each registered name, its timm name(s) and the
     conventions `weights=` applies for each (`python -m official.weights table` prints it)."""
 
     def fmt(conventions: dict) -> str:

@@ -6,6 +6,7 @@ import pytest
 
 from official.configs import overrides, recipes, validation
 from official.configs.overrides import ConfigError
+from official.configs.validation import ONE_OF
 
 
 def _sample(**values):
@@ -52,6 +53,10 @@ def test_every_range_refuses_values_outside_it_in_one_line(key, value):
 def test_values_inside_the_range_are_accepted(key):
     allowed = validation.RANGES[key]
     config = _sample(**{key: _inside(allowed)})
+    for pair in ONE_OF:  # exactly one of a pair is set: clear the other, as an override does
+        if key in pair:
+            _, _, partner = pair[1 - pair.index(key)].partition(".")
+            setattr(config.train, partner, None)
     if key == "train.divergence_factor":  # the range admits 1, which the guard's rule refuses
         config.train.divergence_factor = 2.0
     validation.validate(config)
@@ -107,8 +112,12 @@ def test_every_recipe_is_in_range():
 def test_yaml_1_2_exponent_numbers_are_floats(text, value):
     parsed = overrides.parse_override_text(f'{{"optimizer.base_learning_rate": {text}}}')
     assert parsed == {"optimizer.base_learning_rate": value}
-    config = overrides.apply_overrides(recipes.get("sample"), parsed)
-    assert config.optimizer.base_learning_rate == value
+    if value < 0:  # parsed as the float it is, then refused by its range when applied
+        with pytest.raises(ConfigError, match=r"base_learning_rate=-100.0 is out of range"):
+            overrides.apply_overrides(recipes.get("sample"), parsed)
+    else:
+        config = overrides.apply_overrides(recipes.get("sample"), parsed)
+        assert config.optimizer.base_learning_rate == value
     # a quoted number stays a string, and a float field still refuses it
     with pytest.raises(ConfigError, match="must be a float"):
         overrides.apply_overrides(

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
-from official.layers import group_count, norm_layer
+from official.layers import group_count, norm_act, norm_layer
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,35 @@ def test_zero_init_outputs_zero(norm):
 def test_unknown_norm_names_the_choices():
     with pytest.raises(ValueError, match=r"norm='layer'.*'batch', 'sync_batch', 'group', 'none'"):
         norm_layer("layer", 32, name="n")
+
+
+def test_norm_act_is_the_norm_then_the_named_activation():
+    """norm_act(x, name, act_name): GN over x's channels (48 -> 24 groups), then swish, against
+    NumPy; without act_name only the norm layer is added."""
+    x = np.random.default_rng(0).normal(size=(2, 4, 4, 48)).astype("float32")
+    inputs = keras.Input((4, 4, 48))
+    model = keras.Model(inputs, norm_act(inputs, "gn", "act", norm="group", activation="swish"))
+    assert [type(layer).__name__ for layer in model.layers[1:]] == [
+        "GroupNormalization",
+        "Activation",
+    ]
+    assert model.get_layer("gn").groups == 24
+    g = x.reshape(2, 4, 4, 24, 2)
+    n = (g - g.mean(axis=(1, 2, 4), keepdims=True)) / np.sqrt(
+        g.var(axis=(1, 2, 4), keepdims=True) + 1e-5
+    )
+    n = n.reshape(x.shape)
+    np.testing.assert_allclose(to_numpy(model(x)), n / (1 + np.exp(-n)), atol=1e-4)
+    alone = keras.Model(inputs, norm_act(inputs, "bn", zero_init=True, momentum=0.5))
+    assert [layer.name for layer in alone.layers[1:]] == ["bn"]
+    assert alone.get_layer("bn").momentum == 0.5
+    assert np.all(to_numpy(alone(x, training=True)) == 0.0)
+
+
+def test_norm_act_takes_a_layer_class_as_activation():
+    inputs = keras.Input((4, 4, 8))
+    outputs = norm_act(inputs, "bn", "relu", activation=keras.layers.ReLU)
+    relu = keras.Model(inputs, outputs).get_layer("relu")
+    assert isinstance(relu, keras.layers.ReLU)
+    x = np.random.default_rng(1).normal(size=(1, 4, 4, 8)).astype("float32")
+    np.testing.assert_array_equal(to_numpy(relu(x)), np.maximum(x, 0))

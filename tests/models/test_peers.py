@@ -6,6 +6,7 @@ import pytest
 from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official import models
+from official.layers import norm_act
 from official.layers.channel_shuffle import ChannelShuffle
 from official.models import attention
 
@@ -45,8 +46,7 @@ def test_channel_shuffle_is_a_permutation_undone_by_its_inverse():
 
 def test_attention_module_with_zero_mask_equals_its_trunk():
     inputs = keras.Input((16, 16, 32))
-    norm = lambda c, name: keras.layers.BatchNormalization(name=name)  # noqa: E731
-    out = attention.attention_module(inputs, 32, 2, norm=norm, name="m", p=0)
+    out = attention.attention_module(inputs, 32, 2, norm_act=norm_act, name="m", p=0)
     module = keras.Model(inputs, [out, keras.Model(inputs, out).get_layer("m_trunk2_out").output])
     # Force M = 0: the last BN outputs a large constant, the last conv maps it far negative.
     bn = module.get_layer("m_mask_bn2")

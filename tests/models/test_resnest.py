@@ -6,7 +6,7 @@ import pytest
 from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official import models
-from official.layers import norm_layer
+from official.layers import norm_act
 from official.layers.conv import conv2d
 from official.layers.split_attention import attention_filters, split_attention_conv
 
@@ -29,9 +29,8 @@ def test_structure_deep_stem_avd_and_attention_width():
 
 def test_radix_one_is_sigmoid_gating_like_se():
     inputs = keras.Input((6, 6, 8))
-    norm = lambda c, name: norm_layer("batch", c, name=name)  # noqa: E731
     out = split_attention_conv(
-        inputs, 8, 1, radix=1, cardinality=1, conv=conv2d, norm=norm, activation="relu", name="sa"
+        inputs, 8, 1, radix=1, cardinality=1, conv=conv2d, norm_act=norm_act, name="sa"
     )
     model = keras.Model(inputs, out)
     x = np.random.default_rng(0).normal(size=(2, 6, 6, 8)).astype("float32")
@@ -50,9 +49,8 @@ def test_radix_one_is_sigmoid_gating_like_se():
 
 def test_radix_two_weights_the_splits_by_a_softmax():
     inputs = keras.Input((4, 4, 6))
-    norm = lambda c, name: norm_layer("batch", c, name=name)  # noqa: E731
     out = split_attention_conv(
-        inputs, 6, 1, radix=2, cardinality=1, conv=conv2d, norm=norm, activation="relu", name="sa"
+        inputs, 6, 1, radix=2, cardinality=1, conv=conv2d, norm_act=norm_act, name="sa"
     )
     model = keras.Model(inputs, out)
     x = np.random.default_rng(1).normal(size=(1, 4, 4, 6)).astype("float32")

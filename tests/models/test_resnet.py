@@ -200,7 +200,7 @@ def test_mixed_bfloat16_forward_gives_float32_logits():
 
 def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="keras.applications weights exist for resnet50"):
-        resnet(18, weights="imagenet")
+        models.get("resnet18", weights="imagenet")
     with pytest.raises(ValueError, match="stem='wide'"):
         resnet(18, stem="wide")
     with pytest.raises(ValueError, match="pooling='sum'"):

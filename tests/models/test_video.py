@@ -9,6 +9,8 @@ import pytest
 from official import models
 from official.layers.self_gating import SelfGating
 from official.layers.squeeze_excite import SqueezeExcite
+from official.models import video
+from official.models.resnet import resnet
 
 # Model Garden: RESNET_SPECS[50] blocks per stage, ResNet3DRS temporal kernel per stage.
 BLOCKS, WIDTHS, TEMPORAL = (3, 4, 6, 3), (64, 128, 256, 512), (1, 1, 3, 3)
@@ -76,6 +78,37 @@ def test_layout_and_temporal_strides_on_a_32_frame_clip():
 def test_a_wrong_number_of_temporal_kernels_is_refused():
     with pytest.raises(ValueError, match="one per stage 2..5"):
         models.get("resnetrs50_3d", temporal_kernels=(1, 3, 3))
+
+
+def test_the_image_trunk_builds_a_3d_resnet_d_from_the_ops_passed_in():
+    """resnet() with video's conv and pools: the ResNet-D shortcut pools 2x2 over space only and
+    the frames pass through every stage (no temporal kernel named: all (1, k, k))."""
+    model = resnet(
+        50,
+        block_repeats=(1, 1, 1, 1),
+        width_multiplier=0.125,
+        avg_down=True,
+        num_classes=3,
+        input_shape=(4, 32, 32, 3),
+        conv_fn=video.space_time_conv({}),
+        avg_pool_fn=video.space_avg_pool,
+        max_pool_fn=video.space_max_pool,
+    )
+    pool = model.get_layer("stage3_block1_shortcut_pool")
+    assert isinstance(pool, keras.layers.AveragePooling3D)
+    assert (pool.pool_size, pool.strides) == ((1, 2, 2), (1, 2, 2))
+    assert model.get_layer("stem_conv1").kernel.shape[:3] == (1, 7, 7)
+    features = model.get_layer("stage5_block1_out").output
+    assert tuple(features.shape) == (None, 4, 1, 1, 256)  # 32 px / 32, 4 frames kept
+    with pytest.raises(ValueError, match="video stems pool with TF 'same' only"):
+        resnet(
+            50,
+            block_repeats=(1, 1, 1, 1),
+            padding="symmetric",
+            input_shape=(4, 32, 32, 3),
+            conv_fn=video.space_time_conv({}),
+            max_pool_fn=video.space_max_pool,
+        )
 
 
 @pytest.mark.slow

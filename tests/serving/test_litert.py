@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 pytest.importorskip("ai_edge_litert")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = {
     "mnasnet_a1": dict(width_multiplier=0.25, block_repeats=(1,) * 7),
     "shufflenet_g3": dict(scale=0.25, block_repeats=(1, 1, 1)),

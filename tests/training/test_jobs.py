@@ -32,7 +32,7 @@ from tests.example_protos import example_bytes
 # tests/training/test_checkpoints.py stay in it.
 pytestmark = pytest.mark.slow
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN = os.path.join(ROOT, "official", "train.py")
 # The run a user made with --params_override (12 classes, not the recipe's 10): 45 steps in
 # loops of 9, so ckpt-18, ckpt-27, ckpt-36 and ckpt-45 are kept. No EMA, so that 45 steps leave
@@ -67,8 +67,8 @@ def parsed(argv):
 
 def cli(argv) -> int:
     """What `python official/train.py ARGV` does, in this process: the exit status."""
-    with parsed(argv) as flag_values:
-        return jobs.main(flag_values)
+    with parsed(argv):
+        return jobs.main(train.arguments())
 
 
 class _Lines(logging.Handler):
@@ -151,7 +151,7 @@ def test_export_without_config_uses_the_run_and_conflicts_change_nothing(
 ):
     directory = copy_of(sample_run, tmp_path)
     record = open(os.path.join(directory, "params.yaml"), "rb").read()
-    # The README's serving command, without repeating the run's --params_override.
+    # The serving command of docs/serving.md, without repeating the run's --params_override.
     assert cli(command(directory, "export", export_dir=str(tmp_path / "served"))) == 0
     served = tf.saved_model.load(str(tmp_path / "served" / "1")).signatures["serving_default"]
     jpeg = tf.io.encode_jpeg(tf.zeros([32, 32, 3], tf.uint8))
@@ -262,8 +262,8 @@ def test_train_py_exits_2_in_one_line_and_accepts_yaml_1_2_numbers(sample_dir, t
     # 1e-3 is a YAML 1.2 / JSON float (PyYAML alone reads it as a string)
     run = run_dir.RunDirectory(str(tmp_path / "other"))
     override = '{"optimizer.base_learning_rate": 1e-3, "train.epochs": 1E1}'
-    with parsed(command(run.path, params_override=override, data_dir=sample_dir)) as flag_values:
-        config = jobs.settle_config(flag_values, run)
+    with parsed(command(run.path, params_override=override, data_dir=sample_dir)):
+        config = jobs.settle_config(train.arguments(), run)
     assert config.optimizer.base_learning_rate == 0.001 and config.train.epochs == 10.0
 
 

@@ -77,5 +77,7 @@ def test_unknown_optimizer_choices_are_refused_by_name(field, value):
 
 @pytest.mark.parametrize("rate,epochs", [(0.0, 2.4), (1.5, 2.4), (0.97, 0.0)])
 def test_exponential_schedule_refuses_a_rate_or_period_that_does_not_decay(rate, epochs):
-    with pytest.raises(ValueError, match="needs 0 < decay_rate <= 1 and decay_epochs > 0"):
+    # The ranges of official/configs/validation.py: decay_rate in (0, 1], decay_epochs > 0.
+    field = "decay_epochs" if epochs == 0 else "decay_rate"
+    with pytest.raises(ValueError, match=rf"optimizer.{field}=\S+ is out of range: it must be "):
         OptimizerConfig(schedule="exponential", decay_rate=rate, decay_epochs=epochs)

@@ -19,7 +19,7 @@ from official.training.runtime import get_strategy
 # Every test here uses a teacher trained by the fixture, or a subprocess: the slow set.
 pytestmark = pytest.mark.slow
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")

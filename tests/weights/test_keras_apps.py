@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from official import models
-from official.weights import converted, keras_apps, strict
+from official.weights import keras_apps, strict
 from official.weights.__main__ import main as cli
 from tests.weights.conftest import normalize, photos, randomize, relative_error
 
@@ -111,5 +111,5 @@ def test_an_imagenet_style_h5_file_converts_as_keras_runs_it(
     assert float(printed.rsplit("=", 1)[1]) < 1e-3  # 224 x 224 random pixels, logits O(1)
     set_normalization(source, IMAGENET_STD**2)
     pixels = photos(SIZE)
-    converted_model = converted.load(out)
+    converted_model = models.get_converted(out)
     assert relative_error(converted_model(normalize(pixels)), source(pixels)) < 1e-4

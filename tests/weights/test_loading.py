@@ -81,7 +81,7 @@ def test_cli_writes_weights_and_the_conventions_they_need(converted_resnet18, ca
     metadata = converted.read_metadata(out)
     assert metadata["model"] == "resnet18" and metadata["timm_name"] == "resnet18"
     assert metadata["conventions"] == {"padding": "symmetric"}
-    model = converted.load(out)
+    model = models.get_converted(out)
     assert model.get_layer("stem_pool").padding == "valid"  # symmetric: padded explicitly
     kernel = model.get_layer("stem_conv1").kernel
     np.testing.assert_array_equal(np.asarray(kernel), tensors["conv1.weight"].transpose(2, 3, 1, 0))
@@ -90,7 +90,7 @@ def test_cli_writes_weights_and_the_conventions_they_need(converted_resnet18, ca
 def test_a_weights_h5_file_fills_a_model_with_its_conventions(converted_resnet18):
     out, _ = converted_resnet18
     model = models.get("resnet18", weights=out)  # the file's conventions are applied
-    reference = converted.load(out)
+    reference = models.get_converted(out)
     x = np.random.default_rng(0).normal(size=(1, 64, 64, 3)).astype("float32")
     np.testing.assert_allclose(model(x), reference(x), rtol=1e-5, atol=1e-5)
 

@@ -1,0 +1,157 @@
+"""The one shard writer behind the two converters and the two bundled sample sets.
+
+A split's items go round-robin into <split>-NNNNN-of-MMMMM shards (official/data/tfrecord.py),
+each written under a temporary name and then renamed, and labels.json follows. A converter
+passes in only what differs: how one input file becomes a serialized example, which errors mean
+"skip this file", and its flags. TensorFlow is imported inside the functions that write: a
+program must import it through official/console/quiet_start.py first, in every worker too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import random
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+
+from absl import app
+from tqdm import tqdm
+
+from official.console import quiet_start
+
+# (path, class index, class name) -> serialized example; raises one of `skip` for a bad file.
+Encode = Callable[[str, int, str], bytes]
+
+
+def plan(directory: str, splits: dict[str, Sequence], shards: dict[str, int]) -> list[tuple]:
+    """[(split, shard path, its items)]: item i goes to shard i mod n, n being the split's shard
+    count capped at its size (at least 1, so an empty split still has a shard)."""
+    from official.data import tfrecord
+
+    tasks = []
+    for split, items in splits.items():
+        n = max(1, min(shards[split], len(items)))
+        for shard in range(n):
+            path = os.path.join(directory, tfrecord.shard_name(split, shard, n))
+            tasks.append((split, path, items[shard::n]))
+    return tasks
+
+
+def write_sample_set(
+    output_dir: str,
+    make_splits: Callable[[], dict[str, list[bytes]]],
+    shards: dict[str, int],
+    class_names: list[str],
+) -> str:
+    """Writes a bundled set once and returns its directory. The shards go into a temporary
+    sibling folder renamed into place when complete: a killed build leaves no set under the final
+    name, and of concurrent builders the first rename wins while the others drop their copy."""
+    from official.data import tfrecord
+
+    if os.path.exists(os.path.join(output_dir, tfrecord.LABELS_FILE)):
+        return output_dir
+    splits = make_splits()
+    output_dir_abs = os.path.abspath(output_dir)
+    parent = os.path.dirname(output_dir_abs)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output_dir_abs)}-")
+    for _, path, records in plan(staging, splits, shards):
+        tfrecord.write_shard(path, records)
+    tfrecord.write_labels(staging, class_names)
+    try:
+        os.rename(staging, output_dir)
+    except OSError:  # another process finished first
+        shutil.rmtree(staging, ignore_errors=True)
+    return output_dir
+
+
+def scan_tree(
+    input_dir: str,
+    split_names: list[str],
+    scan: Callable[[str, str, list[str]], list[tuple[str, int]]],
+    seed: int,
+) -> tuple[list[str], dict[str, list[tuple[str, int]]]]:
+    """(classes, {split: [(path, class index)]}): the classes are the sub-folders of the first
+    split; `scan(split, split_dir, classes)` lists each split present; train is shuffled with
+    `seed` so that every shard mixes the classes."""
+    first = os.path.join(input_dir, split_names[0])
+    if not os.path.isdir(first):
+        raise app.UsageError(f"--input_dir has no {split_names[0]!r} folder: {first}")
+    classes = sorted(d for d in os.listdir(first) if os.path.isdir(os.path.join(first, d)))
+    if not classes:
+        raise app.UsageError(f"{first} has no class sub-folders.")
+    splits = {}
+    for split in split_names:
+        split_dir = os.path.join(input_dir, split)
+        if not os.path.isdir(split_dir):
+            continue
+        items = scan(split, split_dir, classes)
+        if split == "train":
+            random.Random(seed).shuffle(items)
+        splits[split] = items
+    return classes, splits
+
+
+def _write_shard(task) -> tuple[str, int, int, list[tuple[str, str]]]:
+    """Worker: encode one shard's items and write it -> (split, written, seen, [(path, why)])."""
+    quiet_start.import_tensorflow()  # a spawned process imports TensorFlow afresh
+    from official.data import tfrecord
+
+    split, path, items, classes, encode, skip = task
+    failures = []
+
+    def records():
+        for file, label in items:
+            try:
+                record = encode(file, label, classes[label])
+            except skip as e:
+                failures.append((file, str(e)))
+                continue
+            yield record
+
+    written = tfrecord.write_shard(path, records())
+    return split, written, len(items), failures
+
+
+def convert(
+    splits: dict[str, list[tuple[str, int]]],
+    classes: list[str],
+    output_dir: str,
+    encode: Encode,
+    skip: tuple[type[Exception], ...],
+    *,
+    train_shards: int,
+    validation_shards: int,
+    num_workers: int = 1,
+    unit: str = "item",
+    progress: bool = True,
+) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Writes every split (train into train_shards, the others into validation_shards) and
+    labels.json; returns ({split: examples written}, [(path, why it was skipped)]). `encode`
+    must pickle (a module-level function or a partial of one) when num_workers > 1."""
+    import tensorflow as tf
+
+    from official.data import tfrecord
+
+    tf.io.gfile.makedirs(output_dir)  # a local folder or gs://bucket/path
+    shards = {s: train_shards if s == "train" else validation_shards for s in splits}
+    tasks = [task + (classes, encode, skip) for task in plan(output_dir, splits, shards)]
+    written, failures = dict.fromkeys(splits, 0), []
+    total = sum(len(items) for items in splits.values())
+    bar = tqdm(total=total, unit=unit, file=sys.stderr, disable=not progress)
+    with contextlib.ExitStack() as stack:
+        mapper = map  # one worker: in this process
+        if num_workers > 1:
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(num_workers))
+            mapper = pool.imap_unordered
+        for split, done, seen, failed in mapper(_write_shard, tasks):
+            written[split] += done
+            failures.extend(failed)
+            bar.update(seen)
+    bar.close()
+    tfrecord.write_labels(output_dir, classes)
+    return written, sorted(failures)
