@@ -20,32 +20,10 @@ tf.config.set_logical_device_configuration(
 )
 
 
-# The files that take minutes, longest first. Two pytest workers take whole files
-# (--dist loadfile). pytest-xdist hands files out by their number of tests, most first (its
-# default loadscope reorder); this order only decides among files with as many tests. Turning
-# the reorder off to hand these out first was slower in the one CI run tried (25.0 against 21.7
-# minutes), but identical code has since varied by 13% between runs, so that proved nothing; it
-# stays on until several runs each way are compared.
-LONGEST_FILES = (
-    "tests/training/test_xla_families.py",
-    "tests/test_train_cli.py",
-    "tests/backends/test_backends.py",
-    "tests/backends/test_model_tests_on_backends.py",
-    "tests/backends/test_model_tests_on_torch.py",
-    "tests/models/test_registry.py",
-    "tests/test_train_modes.py",
-    "tests/training/test_jobs.py",
-    "tests/training/test_loop.py",
-    "tests/weights/test_timm.py",
-)
-
-
 def pytest_collection_modifyitems(config, items):
-    """Longest files first (above). Tests marked tensorflow_only (tf.distribute, tf.function,
-    SavedModels) are skipped, with their reason, when the model and layer tests run on another
-    Keras backend (tests/backends/test_model_tests_on_backends.py)."""
-    rank = {path: i for i, path in enumerate(LONGEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+    """Tests marked tensorflow_only (tf.distribute, tf.function, SavedModels) are skipped, with
+    their reason, when the model and layer tests run on another Keras backend
+    (tests/backends/test_model_tests_on_backends.py)."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         return
@@ -89,6 +67,13 @@ def float64():
     """Models built inside the test have float64 weights and compute (the `predictions` layer
     stays float32, as under every policy)."""
     yield from _global_policy("float64")
+
+
+@pytest.fixture
+def float32_afterwards():
+    """For a command run in this process that sets the global policy to its run's precision
+    (official/training/jobs.py's start()): float32 again after the test."""
+    yield from _global_policy("float32")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""official/train.py as a user runs it: subprocesses, real flags, real signals."""
+"""official/train.py as a user runs it: subprocesses, real flags, real signals (the refused flags
+in this process, as tests/command_line.py runs it)."""
 
 import json
 import os
@@ -12,6 +13,8 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from tests import command_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "official", "train.py")
@@ -37,34 +40,37 @@ def run(cmd, timeout=600, env=None):
 @pytest.mark.parametrize(
     "flags,message",
     [
-        # Each case is a process that imports TensorFlow: two in the fast set, the rest slow.
         (
             ["--strategy=gpu_magic"],
             "error: runtime.strategy='gpu_magic' is not known; use one of tpu, ",
         ),
         (['--params_override={"train": {"epoch": 1}}'], "error: Unknown config key 'train.epoch'"),
-        *[
-            pytest.param(flags, message, marks=pytest.mark.slow)
-            for flags, message in [
-                (["--data_dir=/nonexistent/imagenet"], "error: No TFRecord shards match /none"),
-                (["--config=resnetrs51_i160"], "error: Unknown recipe 'resnetrs51_i160'. Did you"),
-                (["--config=efficientnet_rs_b4_i380"], "error: Recipe 'efficientnet_rs_b4_i380'"),
-                (['--params_override={"train": {"epochs": "ten"}}'], "error: train.epochs must be"),
-                (["--mode=serve"], "error: --mode='serve' is not known"),
-                (["--strategy=tpu", "--tpu=local"], "error: No TPU reachable as --tpu='local'"),
-            ]
-        ],
+        (["--data_dir=/nonexistent/imagenet"], "error: No TFRecord shards match /none"),
+        (["--config=resnetrs51_i160"], "error: Unknown recipe 'resnetrs51_i160'. Did you"),
+        (["--config=efficientnet_rs_b4_i380"], "error: Recipe 'efficientnet_rs_b4_i380'"),
+        (['--params_override={"train": {"epochs": "ten"}}'], "error: train.epochs must be"),
+        (["--mode=serve"], "error: --mode='serve' is not known"),
     ],
 )
-def test_bad_flags_exit_with_one_clear_line(flags, message, tmp_path, sample_dir):
-    cmd = [sys.executable, TRAIN, f"--model_dir={tmp_path}", *flags]
+def test_bad_flags_exit_with_one_clear_line(flags, message, tmp_path, sample_dir, capsys):
+    """In this process (each is refused before any TensorFlow work); a refused command run as
+    a process is the next test."""
+    argv = [f"--model_dir={tmp_path}", *flags]
     if not any(f.startswith("--data_dir") for f in flags):
-        cmd.append(f"--data_dir={sample_dir}")
-    result = run(cmd, timeout=120)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and errors[0].startswith(message), result.stderr[-2000:]
+        argv.append(f"--data_dir={sample_dir}")
+    assert command_line.train_status(argv) == 2
+    assert command_line.error_line(capsys.readouterr().err).startswith(message)
+
+
+@pytest.mark.slow
+def test_an_unreachable_tpu_exits_with_one_clear_line_from_the_process(tmp_path, sample_dir):
+    """The refused command run as a process (a TensorFlow start): the exit status and stderr a
+    user gets; and the attempt to connect to a TPU stays out of this process."""
+    cmd = [sys.executable, TRAIN, f"--model_dir={tmp_path}", f"--data_dir={sample_dir}"]
+    result = run([*cmd, "--strategy=tpu", "--tpu=local"], timeout=120)
+    assert result.returncode == 1
+    line = command_line.error_line(result.stderr)
+    assert line.startswith("error: No TPU reachable as --tpu='local'"), result.stderr[-2000:]
 
 
 def _checkpoint_variables(path):

@@ -1,7 +1,9 @@
 """official/train.py's modes and official.export's command line, end to end on the sample set
 (docs/REFERENCE.md §2.7, 4): a run trained from a user's YAML --config with precision auto, then
 --mode=eval and --mode=export on it, `official.export --checkpoint` / `--keras_file`, and the
-bad invocations, each of which must end with one `error:` line."""
+bad invocations, each of which must end with one `error:` line. `official.export --keras_file`
+runs as a process; --checkpoint and the bad invocations run in this process
+(tests/command_line.py), where they skip a TensorFlow start each."""
 
 import json
 import os
@@ -14,11 +16,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from official import models
+from official import export, models
 from official.configs import overrides
 from official.data import pipeline, preprocess, tfrecord
 from official.training import loop
 from official.training.runtime import get_strategy
+from tests import command_line
 
 # Subprocesses that import TensorFlow and train: the whole module is in the slow set.
 pytestmark = pytest.mark.slow
@@ -64,13 +67,10 @@ def run(args, timeout=600):
     )
 
 
-def one_error_line(result):
-    """The single `error:` line of a failed command (and no traceback)."""
-    assert result.returncode != 0, result.stdout[-2000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr[-3000:]
-    return errors[0]
+def export_status(argv):
+    """What `python -m official.export ARGV` does, in this process: its exit status."""
+    values, _ = command_line.program_flags(export, argv)
+    return export.run(values)
 
 
 @pytest.fixture(scope="module")
@@ -174,20 +174,14 @@ def checkpoint_probabilities(model_dir, checkpoint, images):
         return tf.nn.softmax(trainer.model(images, training=False)).numpy()
 
 
-def test_export_cli_checkpoint_flag_exports_that_checkpoint(trained, sample_dir, tmp_path):
+def test_export_cli_checkpoint_flag_exports_that_checkpoint(trained, sample_dir, tmp_path, capsys):
     _, model_dir, _ = trained
     first = f"{model_dir}/ckpt-10"
-    result = run(
-        [
-            "-m",
-            "official.export",
-            f"--model_dir={model_dir}",
-            f"--checkpoint={first}",
-            f"--export_dir={tmp_path}",
-        ]
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "saved_model_cli show --dir" in result.stdout
+    argv = [f"--model_dir={model_dir}", f"--checkpoint={first}", f"--export_dir={tmp_path}"]
+    status = export_status(argv)
+    out, err = capsys.readouterr()
+    assert status == 0, err[-3000:]
+    assert "saved_model_cli show --dir" in out
     jpegs = validation_jpegs(sample_dir)
     images = tf.stack(
         [preprocess.preprocess_for_eval(tf.constant(j), 32, padding=0) for j in jpegs]
@@ -242,7 +236,7 @@ def test_export_cli_keras_file(trained, sample_dir, tmp_path):
         ("missing_checkpoint", "ckpt-999: no such checkpoint; "),
     ],
 )
-def test_export_cli_errors(case, message, trained, tmp_path):
+def test_export_cli_errors(case, message, trained, tmp_path, capsys):
     _, model_dir, _ = trained
     args = {
         "neither": [f"--export_dir={tmp_path}"],
@@ -250,22 +244,25 @@ def test_export_cli_errors(case, message, trained, tmp_path):
         "not_a_run": [f"--model_dir={tmp_path}"],
         "missing_checkpoint": [f"--model_dir={model_dir}", f"--checkpoint={model_dir}/ckpt-999"],
     }[case]
-    line = one_error_line(run(["-m", "official.export", *args]))
+    assert export_status(args) != 0
+    line = command_line.error_line(capsys.readouterr().err)
     assert message in line
     if case == "missing_checkpoint":
         assert "ckpt-10, ckpt-20, ckpt-23" in line  # names what there is instead
     assert not os.path.exists(tmp_path / "1")  # nothing exported
 
 
+@pytest.mark.usefixtures("float32_afterwards")  # the commands set the run's precision policy
 @pytest.mark.parametrize("case", ["eval_without_checkpoint", "agc_with_float16"])
-def test_train_cli_errors(case, trained, tmp_path):
+def test_train_cli_errors(case, trained, tmp_path, capsys):
     flags, _, _ = trained
     if case == "eval_without_checkpoint":
-        args = [*flags[:-1], f"--model_dir={tmp_path / 'empty'}", "--mode=eval"]
+        args = [*flags[1:-1], f"--model_dir={tmp_path / 'empty'}", "--mode=eval"]
         expected = str(tmp_path / "empty")
     else:
         override = json.dumps({"runtime.precision": "float16", "optimizer.agc_clip": 0.01})
-        args = [*flags[:-1], f"--model_dir={tmp_path / 'agc'}", f"--params_override={override}"]
+        args = [*flags[1:-1], f"--model_dir={tmp_path / 'agc'}", f"--params_override={override}"]
         expected = "agc_clip with float16 loss scaling is not supported"
-    assert expected in one_error_line(run(args))
+    assert command_line.train_status(args) != 0
+    assert expected in command_line.error_line(capsys.readouterr().err)
     assert not tf.io.gfile.glob(f"{tmp_path}/*/ckpt-*")

@@ -5,8 +5,6 @@ them, resolved to the config. Expected values are typed from tensorflow/tpu's ow
 import functools
 import os
 import shlex
-import subprocess
-import sys
 
 import pytest
 from absl import flags
@@ -14,6 +12,7 @@ from absl import flags
 from official import train
 from official.configs import recipes, tpu_flags
 from official.configs.overrides import ConfigError
+from tests import command_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -228,27 +227,19 @@ def test_flag_against_params_override_names_both(resolve):
     assert config.data.train_batch_size == 64 and config.optimizer.momentum == 0.5
 
 
-@pytest.mark.slow
-def test_cli_conflict_is_one_line_and_exit_2(sample_dir, tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "official", "train.py"),
-            f"--data_dir={sample_dir}",
-            f"--model_dir={tmp_path}",
-            "--iterations_per_loop=10",
-            '--params_override={"train.steps_per_loop": 20}',
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [
+def test_cli_conflict_is_one_line_and_exit_2(sample_dir, tmp_path, capsys):
+    """official/train.py in this process (tests/command_line.py)."""
+    argv = [
+        f"--data_dir={sample_dir}",
+        f"--model_dir={tmp_path}",
+        "--iterations_per_loop=10",
+        '--params_override={"train.steps_per_loop": 20}',
+    ]
+    assert command_line.train_status(argv) == 2
+    assert command_line.error_line(capsys.readouterr().err) == (
         "error: --iterations_per_loop=10 sets train.steps_per_loop=10 but --params_override "
         "sets train.steps_per_loop=20; give the value once."
-    ]
+    )
 
 
 def test_helpfull_lists_the_flags_under_their_own_heading():

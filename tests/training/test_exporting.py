@@ -1,9 +1,9 @@
-"""Exports and weights from a training run: EMA weights, .weights.h5, predict.py, export CLI."""
+"""Exports and weights from a training run: EMA weights, .weights.h5, predict.py (in this process,
+as tests/command_line.py runs it; tests/test_first_run.py runs it as a process)."""
 
 import io
+import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,15 +11,14 @@ import tensorflow as tf
 from PIL import Image
 from skimage import data as skdata
 
-from official import models
+from official import models, predict
 from official.configs import overrides, recipes
 from official.training import exporting, loop
 from official.training.runtime import get_strategy
+from tests import command_line
 
-# The fixture trains a run; predict runs in subprocesses: the slow set.
+# The fixture trains a run: the slow set.
 pytestmark = pytest.mark.slow
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")
@@ -67,30 +66,31 @@ def _jpeg(image):
     return out.getvalue()
 
 
-def test_predict_cli_prints_a_row_per_image_and_skips_non_images(trained, tmp_path):
+def predict_output(argv, capsys):
+    """What `python -m official.predict ARGV` prints, run in this process: (stdout, stderr)."""
+    values, paths = command_line.program_flags(predict, argv)
+    capsys.readouterr()  # what the test printed before (the export's saved_model_cli hint)
+    status = predict.run(values, paths)
+    out, err = capsys.readouterr()
+    assert status == 0, err[-2000:]
+    return out, err
+
+
+def test_predict_cli_prints_a_row_per_image_and_skips_non_images(trained, tmp_path, capsys):
     path = exporting.export_trainer(trained, str(tmp_path / "export"))
     folder = tmp_path / "images"
     folder.mkdir()
     (folder / "cat.jpg").write_bytes(_jpeg(skdata.chelsea()))
     (folder / "rocket.jpg").write_bytes(_jpeg(skdata.rocket()))
     (folder / "notes.txt").write_bytes(b"not an image")
-    cmd = [sys.executable, "-m", "official.predict", f"--model={path}", "--top_k=2", str(folder)]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    rows = result.stdout.strip().splitlines()
+    argv = [f"--model={path}", "--top_k=2"]
+    out, err = predict_output([*argv, str(folder)], capsys)
+    rows = out.strip().splitlines()
     assert [r.split(":")[0] for r in rows] == [str(folder / "cat.jpg"), str(folder / "rocket.jpg")]
     assert all(len(r.split(":")[1].split(",")) == 2 for r in rows)
-    assert f"skipped {folder / 'notes.txt'}: not a decodable image" in result.stderr
+    assert f"skipped {folder / 'notes.txt'}: not a decodable image" in err
 
-    as_json = subprocess.run(
-        cmd[:-1] + ["--json", str(folder / "cat.jpg")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-    import json
-
-    row = json.loads(as_json.stdout.strip())
+    as_json, _ = predict_output([*argv, "--json", str(folder / "cat.jpg")], capsys)
+    row = json.loads(as_json.strip())
     assert row["file"].endswith("cat.jpg") and len(row["top"]) == 2
     assert 0 <= row["top"][0]["probability"] <= 1

@@ -11,10 +11,12 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from official import pseudo_label
 from official.configs import overrides, recipes
 from official.data import pipeline, preprocess, tfrecord
 from official.training import loop, pseudo_labeling
 from official.training.runtime import get_strategy
+from tests import command_line
 
 # Every test here uses a teacher trained by the fixture, or a subprocess: the slow set.
 pytestmark = pytest.mark.slow
@@ -144,13 +146,12 @@ def test_a_confidence_outside_zero_to_one_is_refused(teacher_dir, sample_dir, tm
     assert not os.listdir(tmp_path)  # nothing written
 
 
-def test_cli_without_its_required_flags_says_which(tmp_path):
-    script = os.path.join(ROOT, "official", "pseudo_label.py")
-    result = subprocess.run(
-        [sys.executable, script, f"--out_dir={tmp_path}"], capture_output=True, text=True
-    )
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "error: --teacher, --unlabeled and --out_dir are required." in result.stderr
+def test_cli_without_its_required_flags_says_which(tmp_path, capsys):
+    """In this process (tests/command_line.py); the next test runs the program as a process."""
+    values, _ = command_line.program_flags(pseudo_label, [f"--out_dir={tmp_path}"])
+    assert pseudo_label.run(values) == 2
+    line = command_line.error_line(capsys.readouterr().err)
+    assert line == "error: --teacher, --unlabeled and --out_dir are required."
 
 
 def test_cli_names_a_folder_with_nothing_to_label(teacher_dir, tmp_path):
