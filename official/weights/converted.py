@@ -12,7 +12,8 @@ import tempfile
 
 import h5py
 import keras
-import tensorflow as tf
+
+from official.weights import storage
 
 ATTRIBUTE = "official.weights"
 
@@ -31,8 +32,7 @@ def save(model: keras.Model, path: str, metadata: dict) -> None:
         with h5py.File(local, "a") as f:
             f.attrs[ATTRIBUTE] = json.dumps(metadata)
         if remote:
-            tf.io.gfile.copy(local, path + ".partial", overwrite=True)
-            tf.io.gfile.rename(path + ".partial", path, overwrite=True)
+            storage.copy_into_place(local, path)
         else:
             os.replace(local, path)
     finally:
@@ -44,8 +44,8 @@ def save(model: keras.Model, path: str, metadata: dict) -> None:
 
 def read_metadata(path: str) -> dict | None:
     """The converter's metadata of a `.weights.h5` file, or None for a plain weights file."""
-    if not tf.io.gfile.exists(path):
+    if not storage.exists(path):
         raise FileNotFoundError(f"{path}: no such file.")
-    with tf.io.gfile.GFile(path, "rb") as handle, h5py.File(handle, "r") as f:
+    with storage.open_file(path) as handle, h5py.File(handle, "r") as f:
         text = f.attrs.get(ATTRIBUTE)
     return json.loads(text) if text is not None else None

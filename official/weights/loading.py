@@ -12,12 +12,12 @@ import dataclasses
 from collections.abc import Callable
 
 import keras
-import tensorflow as tf
 
 from official.weights import (
     conventions,
     converted,
     keras_apps,
+    storage,
     strict,
     tf_checkpoint,
     timm,
@@ -56,7 +56,7 @@ def kind_of(weights) -> str:
     suffixes[".h5"] = "keras"
     for suffix, kind in suffixes.items():
         if weights.endswith(suffix):
-            if not tf.io.gfile.exists(weights):
+            if not storage.exists(weights):
                 raise FileNotFoundError(f"weights={weights!r}: no such file.")
             return kind
     if tf_checkpoint.is_checkpoint(weights):

@@ -22,9 +22,8 @@ import re
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from official.weights import layouts
+from official.weights import layouts, storage
 from official.weights.strict import Entry, owned_variables
 
 EMA = "/ExponentialMovingAverage"
@@ -35,12 +34,14 @@ _BLOCK = re.compile(r"stage(\d+)_block(\d+)_")
 
 
 def is_checkpoint(path: str) -> bool:
-    return tf.io.gfile.exists(path + ".index")
+    return storage.exists(path + ".index")
 
 
 def read(prefix: str, use_ema: bool = True) -> tuple[dict[str, np.ndarray], list[str]]:
     """({variable name: value}, names left out) of a TF1 checkpoint: the model variables, each
     from its moving average when the checkpoint has one and use_ema."""
+    import tensorflow as tf  # on use only (official/weights/storage.py says why)
+
     reader = tf.train.load_checkpoint(prefix)
     names = reader.get_variable_to_shape_map()
     tensors = {}
