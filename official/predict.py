@@ -45,21 +45,6 @@ def define_flags() -> None:
     flags.DEFINE_float("fps", 0.0, "Video files: frames per second fed to the model (0: source's).")
 
 
-def model_file_of_run(path: str) -> str:
-    """A training run's directory -> the model.keras it ended with; any other path as it is."""
-    from official.training import run_dir
-
-    run = run_dir.RunDirectory(path)
-    if not os.path.exists(run.record_path):
-        return path
-    if not os.path.exists(run.model_file):
-        raise FileNotFoundError(
-            f"{path} is a training run without {run_dir.MODEL_FILE} (written when "
-            "training ends); give --model=<its export version directory>."
-        )
-    return run.model_file
-
-
 def run(args: dict, paths: list[str]) -> int:
     """Classifies `paths` with the model `args` (the flag values) names; prints one line (or
     JSON object) per file and the skipped ones; returns the exit status (2: bad usage)."""
@@ -78,9 +63,10 @@ def run(args: dict, paths: list[str]) -> int:
 
     tf = quiet_start.import_tensorflow()
     from official.serving import predictor
+    from official.training import run_dir
 
     try:
-        model_path = model_file_of_run(predictor.resolve_model_path(args["model"]))
+        model_path = run_dir.model_file_of(predictor.resolve_model_path(args["model"]))
         classify = predictor.Classifier(
             model_path, args["top_k"], args["image_size"], args["labels"]
         )

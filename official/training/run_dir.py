@@ -319,3 +319,17 @@ def reader_config(config):
     config = copy.deepcopy(config)
     config.train.init_weights = config.train.teacher = ""
     return config
+
+
+def model_file_of(path: str) -> str:
+    """A training run's directory -> the model.keras it ended with; any other path as it is
+    (what official/predict.py and official.serving.predictor.Classifier are handed)."""
+    run = RunDirectory(path)
+    if not os.path.exists(run.record_path):
+        return path
+    if not os.path.exists(run.model_file):
+        raise FileNotFoundError(
+            f"{path} is a training run without {MODEL_FILE} (written when training ends); give "
+            "--model=<its export version directory>."
+        )
+    return run.model_file

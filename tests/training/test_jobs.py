@@ -398,7 +398,8 @@ def test_predict_on_the_runs_keras_file_equals_its_saved_model(sample_run, sampl
     images = [open(p, "rb").read() for p in _validation_jpegs(sample_dir, tmp_path)]
     served = Classifier(f"{directory}/export/1", 12, None, None)
     from_keras = Classifier(f"{directory}/model.keras", 12, None, None)
-    from_run = Classifier(directory, 12, None, None)  # a run directory: its model.keras
+    # a run directory: its model.keras, as official/predict.py resolves it
+    from_run = Classifier(run_dir.model_file_of(directory), 12, None, None)
     assert from_keras.preprocess == EvalPreprocessing(32, 0)
 
     for data in images:
