@@ -8,14 +8,11 @@ python -m official.models table [--write docs/models.md]   # the parameter table
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-from keras.src.backend.common import global_state  # noqa: E402
 
 from official import models  # noqa: E402
 
@@ -24,24 +21,10 @@ TABLE_START = "<!-- model-table:start -->"
 TABLE_END = "<!-- model-table:end -->"
 
 
-@contextlib.contextmanager
-def shapes_only():
-    """Models built inside get variables without values: a count needs only their shapes, and
-    nfnet_f6's 438M values would take most of the time. Keras keeps such variables on a list to
-    fill when a later stateless scope closes; they are taken off it, as nothing reads them."""
-    pending = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)
-    before = list(pending)
-    try:
-        with keras.StatelessScope(initialize_variables=False):
-            yield
-    finally:
-        global_state.set_global_attribute("uninitialized_variables", before)
-
-
 def model_table() -> str:
     """A Markdown table of every registered model and its parameter count at 1000 classes."""
     rows = ["| model | family | parameters |", "|---|---|---:|"]
-    with shapes_only():
+    with models.counting.shapes_only():
         for name in models.list_models():
             params = models.count_parameters(models.get(name))
             rows.append(f"| {name} | {models.entry(name).family} | {params:,} |")

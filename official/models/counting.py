@@ -8,9 +8,11 @@ ops (norms, activations, adds, pooling) are not counted, as in the papers' FLOPs
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import keras
+from keras.src.backend.common import global_state  # Keras' list of variables left unset
 
 from official.layers import SqueezeExcite
 
@@ -51,3 +53,17 @@ def count_macs(model: keras.Model) -> int:
         elif isinstance(layer, keras.Model):
             total += count_macs(layer)
     return total
+
+
+@contextlib.contextmanager
+def shapes_only():
+    """Models built inside get variables without values: a count needs only their shapes, and
+    nfnet_f6's 438M values would take most of the time. Keras keeps such variables on a list to
+    fill when a later stateless scope closes; they are taken off it, as nothing reads them."""
+    pending = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)
+    before = list(pending)
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        global_state.set_global_attribute("uninitialized_variables", before)

@@ -2,14 +2,11 @@
 values) convert with every tensor used once, each landing where timm's module name says; wrong,
 missing and extra tensors fail with one line."""
 
-import contextlib
-
-import keras
 import numpy as np
 import pytest
-from keras.src.backend.common import global_state
 
 from official import models
+from official.models.counting import shapes_only
 from official.weights import ConversionError, strict, timm, timm_names
 from tests.weights.conftest import random_state_dict, write_safetensors
 from tests.weights.conftest import timm_names as fixture_names
@@ -63,21 +60,6 @@ def _expected_placements(weights, tensors):
     return checks
 
 
-@contextlib.contextmanager
-def without_values():
-    """Variables created inside get no values (keras.StatelessScope(initialize_variables=False):
-    building a network then costs a fraction of the time). Keras keeps such variables in a list
-    and initializes them when any later stateless scope closes (e.g. in another test's training
-    step); they are taken off that list here, as nothing ever reads their values."""
-    pending = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)
-    before = list(pending)
-    try:
-        with keras.StatelessScope(initialize_variables=False):
-            yield
-    finally:
-        global_state.set_global_attribute("uninitialized_variables", before)
-
-
 def test_timm_file_converts_through_weights_with_every_tensor_used_once(tmp_path):
     tensors = random_state_dict(END_TO_END)
     path = write_safetensors(tmp_path, END_TO_END, tensors)
@@ -104,7 +86,7 @@ def test_timm_layout_matches_every_tensor_once(timm_name):
     ours = OURS[timm_name]
     tensors = random_state_dict(timm_name)
     conventions = dict(timm_names.TIMM_NAMES[ours])[timm_name]
-    with without_values():
+    with shapes_only():
         model = models.get(ours, **conventions)
     family = timm_names.TIMM_MAPPING[models.entry(ours).family]
     values = strict.match(
