@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from official.layers.replica_random import Dropout
+
 POOLINGS = (None, "avg", "max")
 
 
@@ -38,7 +40,7 @@ def classifier_head(
         return global_pool(pooling, x) if pooling else x
     x = global_pool("avg", x)
     if dropout_rate:
-        x = keras.layers.Dropout(dropout_rate, name="top_dropout")(x)
+        x = Dropout(dropout_rate, name="top_dropout")(x)
     x = keras.layers.Dense(num_classes, kernel_initializer=kernel_initializer, name="classifier")(x)
     # Logits leave the model in float32 whatever the compute dtype (mixed precision).
     return keras.layers.Activation(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from official.layers.replica_random import per_replica
+
 
 @keras.saving.register_keras_serializable(package="official")
 class StochasticDepth(keras.layers.Layer):
@@ -27,7 +29,8 @@ class StochasticDepth(keras.layers.Layer):
             return inputs
         keep = 1.0 - self.rate
         shape = (ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
-        noise = keras.random.uniform(shape, seed=self.seed_generator)
+        # Each replica drops its own samples (official/layers/replica_random.py).
+        noise = keras.random.uniform(shape, seed=per_replica(self.seed_generator))
         mask = ops.cast(noise < keep, inputs.dtype) / ops.cast(keep, inputs.dtype)
         return inputs * mask
 
