@@ -8,6 +8,11 @@ import re
 from PIL import Image, UnidentifiedImageError
 
 JPEG_QUALITY = 95
+# The largest image the converter decodes is Pillow's own limit, 2 x PIL.Image.MAX_IMAGE_PIXELS
+# (about 179 Mpixels, 13,400 x 13,400), checked from the header before any pixel is decoded.
+# Larger files (a 20,000 x 20,000 scan, a decompression bomb) are skipped and listed like
+# undecodable ones: decoding one takes gigabytes in each converter worker, for a network that
+# sees 224 x 224 crops. Resize such files first to keep them.
 # What a folder of unlabeled images is searched for (official/pseudo_label.py).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -28,7 +33,9 @@ def to_rgb_jpeg(data: bytes) -> tuple[bytes, int, int]:
     except UnidentifiedImageError as e:
         # Pillow's message names its BytesIO object ("cannot identify image file <_io...>").
         raise NotAnImageError("no image format Pillow reads (JPEG, PNG, GIF, BMP...)") from e
-    except (OSError, SyntaxError, ValueError) as e:
+    except Image.DecompressionBombError as e:
+        raise NotAnImageError(f"too large to convert: {e} Resize it first.") from e
+    except Exception as e:  # whatever the decoder raises: the file is listed and skipped
         text = re.sub(r"\s*<[^>]* object at 0x[0-9a-f]+>", "", str(e)).strip()
         raise NotAnImageError(f"damaged image data: {text or type(e).__name__}") from e
     out = io.BytesIO()
