@@ -5,8 +5,10 @@
     python -m official.predict --model=runs/sample photos/      # a run: its model.keras
 
 Prints, per image, the top-k class names and probabilities (or one JSON object per line with
---json). Files that are not decodable images are reported and skipped. A `.keras` file is fed
-the eval preprocessing stored in it (official/serving/keras_file.py); one without it gets the recipe
+--json): the names training stored from the data's labels.json (a .keras model without them
+gets one note line and its class indices). Files that are not decodable images are reported
+and skipped. A `.keras` file is fed the eval preprocessing stored in it
+(official/serving/keras_file.py); one without it gets the recipe
 default and a warning. A video file (.mp4, .avi, ...; official/data/video_files.py) is decoded
 with PyAV and classified by a video export (official/serving/video.py), which samples its clips
 and crops as evaluation does:
@@ -73,6 +75,8 @@ def run(args: dict, paths: list[str]) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if classify.missing_names:
+        print(f"note: {classify.missing_names}", file=sys.stderr)
     skipped = []
     for path in predictor.list_files(paths):
         try:

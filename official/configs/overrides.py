@@ -1,7 +1,8 @@
 """Overriding a config from YAML files and `--params_override`, strictly.
 
-Keys are nested mappings or dotted paths (`optimizer.base_learning_rate: 0.2`). An unknown key or
-a value of the wrong type is an error that names the key and what would be right.
+Keys are nested mappings or dotted paths (`optimizer.base_learning_rate: 0.2`); a key below a
+mapping field merges into it (`model.kwargs.width_multiplier: 0.5`). An unknown key or a value of
+the wrong type is an error that names the key and what would be right.
 """
 
 from __future__ import annotations
@@ -113,11 +114,20 @@ def apply_overrides(config, overrides: dict):
                     checked = {**getattr(target, part), **checked}
                 setattr(target, part, checked)
                 break
-            target = getattr(target, part)
-            if not dataclasses.is_dataclass(target):
+            field_path = ".".join(parts[: depth + 1])
+            current = getattr(target, part)
+            if isinstance(current, dict) and depth == len(parts) - 2:
+                # `model.kwargs.width_multiplier: 0.5` merges into the dict, as the nested form
+                setattr(target, part, {**current, parts[-1]: value})
+                break
+            if isinstance(current, dict):
                 raise ConfigError(
-                    f"Config key {path!r}: {'.'.join(parts[: depth + 1])} is a value."
+                    f"Config key {path!r}: {field_path} takes one key below it "
+                    f"({field_path}.{parts[depth + 1]}: ...); give deeper values nested."
                 )
+            if not dataclasses.is_dataclass(current):
+                raise ConfigError(f"Config key {path!r}: {field_path} is a value.")
+            target = current
     # Each group checks its values again (official/configs/validation.py, via __post_init__).
     for field in dataclasses.fields(work):
         group = getattr(work, field.name)

@@ -8,15 +8,21 @@ Layouts:
     python -m official.data.build_tfrecords --input_dir=/data/raw --output_dir=/data/tfrecords \
         --layout=imagenet --validation_labels=/data/imagenet_2012_validation_synset_labels.txt
 
-Writes <split>-NNNNN-of-MMMMM shards and labels.json ({model output index: class name}). Stored
-labels are 1-based (index + 1), as in the ImageNet TFRecords. Files that are not decodable
-images are skipped and listed at the end; the run fails only when no image could be read.
+Writes <split>-NNNNN-of-MMMMM shards, labels.json ({model output index: class name}) and
+dataset.json (the class names and images per split, which training reads:
+official/data/dataset_record.py). Stored labels are 1-based (index + 1), as in the ImageNet
+TFRecords. A split gets one shard per 1,250 images (about 140 MB of ImageNet-sized JPEGs), at
+most 1024 (train) / 128 (the others), unless --train_shards / --validation_shards say. Files
+that are not decodable images are skipped and listed at the end; the run fails only when no
+image could be read.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Mapping
 
 from absl import app, flags
 
@@ -32,13 +38,19 @@ def define_flags() -> None:
     flags.DEFINE_enum("layout", "folder", ["folder", "imagenet"], "How input_dir is organised.")
     flags.DEFINE_list("splits", ["train", "validation"], "Split folders to convert (if present).")
     flags.DEFINE_string("validation_labels", None, "imagenet layout: synset per validation file.")
-    flags.DEFINE_integer("train_shards", 1024, "Shards for the train split.")
-    flags.DEFINE_integer("validation_shards", 128, "Shards for every other split.")
+    flags.DEFINE_integer(
+        "train_shards", None, f"Shards for the train split (default: {SHARD_RULE}, at most 1024)."
+    )
+    flags.DEFINE_integer(
+        "validation_shards",
+        None,
+        f"Shards for every other split (default: {SHARD_RULE}, at most 128).",
+    )
     flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Processes encoding images.")
     flags.DEFINE_integer("seed", 0, "Seed of the train file order (shards mix classes).")
 
 
-FLAGS = flags.FLAGS
+SHARD_RULE = f"one per {shard_writer.IMAGES_PER_SHARD} images"
 
 
 def _is_file(path: str) -> bool:
@@ -95,38 +107,52 @@ def encode_image(file: str, label: int, synset: str) -> bytes:
     )
 
 
-def _scan(split: str, split_dir: str, classes: list[str]) -> list[tuple[str, int]]:
-    if FLAGS.layout == "imagenet" and split != "train":
-        if not FLAGS.validation_labels:
+def _scan(args: Mapping, split: str, split_dir: str, classes: list[str]):
+    if args["layout"] == "imagenet" and split != "train":
+        if not args["validation_labels"]:
             raise app.UsageError("--layout=imagenet needs --validation_labels.")
-        return scan_imagenet_validation(split_dir, FLAGS.validation_labels, classes)
+        return scan_imagenet_validation(split_dir, args["validation_labels"], classes)
     return scan_folder_split(split_dir, classes)
 
 
-def main(argv):
-    del argv
+def run(args: Mapping) -> int:
+    """Converts the tree `args` (the flag values) names; prints what it wrote and skipped;
+    returns the exit status (1: no image could be read)."""
     quiet_start.import_tensorflow()
-    classes, splits = shard_writer.scan_tree(FLAGS.input_dir, FLAGS.splits, _scan, FLAGS.seed)
+    from official.data import tfrecord
+
+    classes, splits = shard_writer.scan_tree(
+        args["input_dir"], args["splits"], functools.partial(_scan, args), args["seed"]
+    )
     written, failures = shard_writer.convert(
         splits,
         classes,
-        FLAGS.output_dir,
+        args["output_dir"],
         encode_image,
         (image_files.NotAnImageError, OSError),
-        train_shards=FLAGS.train_shards,
-        validation_shards=FLAGS.validation_shards,
-        num_workers=FLAGS.num_workers,
+        train_shards=args["train_shards"],
+        validation_shards=args["validation_shards"],
+        label_offset=tfrecord.LABEL_OFFSET,
+        items_per_shard=shard_writer.IMAGES_PER_SHARD,
+        num_workers=args["num_workers"],
         unit="img",
     )
+    counts = ", ".join(f"{split} {n}" for split, n in written.items())
     written = sum(written.values())
-    print(f"wrote {written} images of {len(classes)} classes to {FLAGS.output_dir}")
+    print(f"wrote {written} images ({counts}) of {len(classes)} classes to {args['output_dir']}")
     if failures:
         print(f"skipped {len(failures)} files that are not decodable images:")
         for path, reason in failures:
             print(f"  {path}: {reason}")
     if written == 0:
         print("error: no image could be read", file=sys.stderr)
-        sys.exit(1)
+        return 1
+    return 0
+
+
+def main(argv):
+    del argv
+    sys.exit(run(flags.FLAGS.flag_values_dict()))
 
 
 if __name__ == "__main__":

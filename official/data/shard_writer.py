@@ -1,7 +1,8 @@
 """The one shard writer behind the two converters and the two bundled sample sets.
 
 A split's items go round-robin into <split>-NNNNN-of-MMMMM shards (official/data/tfrecord.py),
-each written under a temporary name and then renamed, and labels.json follows. A converter
+each written under a temporary name and then renamed; labels.json and a converter's dataset
+record (official/data/dataset_record.py: class names, examples per split) follow. A converter
 passes in only what differs: how one input file becomes a serialized example, which errors mean
 "skip this file", and its flags. TensorFlow is imported inside the functions that write: a
 program must import it through official/console/quiet_start.py first, in every worker too.
@@ -22,9 +23,19 @@ from absl import app
 from tqdm import tqdm
 
 from official.console import quiet_start
+from official.data import dataset_record
 
 # (path, class index, class name) -> serialized example; raises one of `skip` for a bad file.
 Encode = Callable[[str, int, str], bytes]
+# tensorflow/tpu's ImageNet layout: 1,281,167 train images (~138 GB) in 1024 shards.
+IMAGES_PER_SHARD = 1250
+
+
+def default_shards(num_items: int, items_per_shard: int, most: int) -> int:
+    """Shards for a split of `num_items` when none are asked for: one per `items_per_shard`
+    items (rounded up), at most `most` (tensorflow/tpu's 1024 train / 128 validation shards
+    for ImageNet's 1.28M images, about 1,250 images or 140 MB a shard), at least 1."""
+    return max(1, min(most, -(-num_items // items_per_shard)))
 
 
 def plan(directory: str, splits: dict[str, Sequence], shards: dict[str, int]) -> list[tuple]:
@@ -124,21 +135,32 @@ def convert(
     encode: Encode,
     skip: tuple[type[Exception], ...],
     *,
-    train_shards: int,
-    validation_shards: int,
+    train_shards: int | None,
+    validation_shards: int | None,
+    label_offset: int,
+    items_per_shard: int = IMAGES_PER_SHARD,
     num_workers: int = 1,
     unit: str = "item",
     progress: bool = True,
 ) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Writes every split (train into train_shards, the others into validation_shards) and
-    labels.json; returns ({split: examples written}, [(path, why it was skipped)]). `encode`
-    must pickle (a module-level function or a partial of one) when num_workers > 1."""
+    """Writes every split (train into train_shards, the others into validation_shards; None:
+    default_shards, at most 1024 / 128), labels.json and the dataset record (`label_offset`:
+    what the stored labels add to a class index); returns ({split: examples written},
+    [(path, why it was skipped)]). `encode` must pickle (a module-level function or a partial
+    of one) when num_workers > 1."""
     import tensorflow as tf
 
     from official.data import tfrecord
 
     tf.io.gfile.makedirs(output_dir)  # a local folder or gs://bucket/path
-    shards = {s: train_shards if s == "train" else validation_shards for s in splits}
+    shards = {}
+    for split, items in splits.items():
+        given, most = (
+            (train_shards, tfrecord.TRAIN_SHARDS)
+            if split == "train"
+            else (validation_shards, tfrecord.VALIDATION_SHARDS)
+        )
+        shards[split] = given if given else default_shards(len(items), items_per_shard, most)
     tasks = [task + (classes, encode, skip) for task in plan(output_dir, splits, shards)]
     written, failures = dict.fromkeys(splits, 0), []
     total = sum(len(items) for items in splits.values())
@@ -154,4 +176,5 @@ def convert(
             bar.update(seen)
     bar.close()
     tfrecord.write_labels(output_dir, classes)
+    dataset_record.write(output_dir, classes, label_offset, written)
     return written, sorted(failures)

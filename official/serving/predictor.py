@@ -59,16 +59,26 @@ class Classifier:
 
     def __init__(self, path: str, top_k: int, image_size: int | None, labels: str | None):
         self.top_k = top_k
+        # One line for the user when the model has no class names (indices are printed).
+        self.missing_names: str | None = None
         if path.endswith(".keras"):
             self.model, stored, names = keras_file.load(path)
             self.preprocess = keras_file.serving_settings(path, self.model, stored, image_size)
             self.signature = None
             num_classes = self.model.output.shape[-1]
-            self.names = (
-                tfrecord.read_labels(labels)
-                if labels
-                else names or [str(i) for i in range(num_classes)]
-            )
+            names = tfrecord.read_labels(labels) if labels else names
+            if names is not None and len(names) != num_classes:
+                raise ValueError(
+                    f"--labels={labels}: {len(names)} class names for a model with "
+                    f"{num_classes} classes."
+                )
+            if names is None:
+                self.missing_names = (
+                    f"{path} stores no class names (its data had no labels.json for its "
+                    f"{num_classes} classes): printing class indices; --labels=labels.json "
+                    "names them"
+                )
+            self.names = names or [str(i) for i in range(num_classes)]
         else:
             self.signature = tf.saved_model.load(path).signatures["serving_default"]
 

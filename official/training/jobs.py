@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import difflib
+import inspect
 import logging
 import os
 import sys
@@ -23,10 +25,10 @@ import keras
 import tensorflow as tf
 
 from official import models
-from official.configs import overrides, recipes, tpu_flags, validation
+from official.configs import overrides, recipes, tpu_flags, tpu_hparams, validation
 from official.configs.overrides import ConfigError
 from official.console import errors
-from official.data import checks, pipeline, samples, video_samples
+from official.data import checks, dataset_record, pipeline, samples, video_samples
 from official.serving import saved_model
 from official.training import checkpoints, exporting, loop, run_dir
 from official.training import continuous_eval as watcher
@@ -57,18 +59,71 @@ def model_dir(args: Mapping) -> str:
     return args.get("model_dir") or os.path.join("runs", name)
 
 
+# tensorflow/tpu hparams that set a count a dataset record also states.
+COUNT_HPARAMS = {
+    "num_label_classes": "data.num_classes",
+    "num_train_images": "train.num_train_images",
+    "num_eval_images": "data.num_eval_images",
+}
+
+
+def _keys_of(mapping: dict) -> set[str]:
+    """The config keys a YAML mapping sets (config keys, or tensorflow/tpu hparams' counts)."""
+    if tpu_hparams.is_tpu_hparams(mapping):
+        return {
+            COUNT_HPARAMS[k] for k, v in mapping.items() if k in COUNT_HPARAMS and v is not None
+        }
+    return set(overrides.flatten(mapping))
+
+
+def given_keys(args: Mapping, yaml_config: str | None = None) -> set[str]:
+    """The config keys the user set: those of the --config YAML file, --config_file,
+    --params_override and the resnet_main.py count flags; a recipe's values are not among them."""
+    keys = _keys_of(overrides.load_yaml(yaml_config)) if yaml_config else set()
+    if args.get("config_file"):
+        keys |= _keys_of(overrides.load_yaml(args["config_file"]))
+    if args.get("params_override"):
+        keys |= _keys_of(tpu_hparams.parse_text(args["params_override"]))
+    return keys | {key for flag, key in COUNT_HPARAMS.items() if args.get(flag) is not None}
+
+
+def check_model_kwargs(config) -> None:
+    """model.kwargs against the builder's arguments: a misspelt one is refused in one line
+    naming the valid ones (a builder taking **kwargs is checked when it builds)."""
+    builder = models.entry(config.model.name).builder
+    parameters = inspect.signature(builder).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    valid = sorted(set(parameters) - {"name", "num_classes", "input_tensor"})
+    for key in config.model.kwargs:
+        if key not in parameters:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ConfigError(
+                f"model.kwargs.{key}: {config.model.name}'s builder ({builder.__module__}."
+                f"{builder.__name__}) has no argument {key!r}; {hint}it takes {', '.join(valid)}."
+            )
+
+
 def resolve_config(args: Mapping, config=None):
     """The recipe or YAML file (or `config`: a run's own), then --config_file,
-    --params_override and the flags that name config fields; checked: every rule of
-    official/configs/validation.py, the model name, the data it reads."""
+    --params_override and the flags that name config fields; data.num_classes and
+    train.num_train_images from the data's dataset record where the user set neither
+    (a run's own config is kept as it is); checked: every rule of
+    official/configs/validation.py, the model and its kwargs, the data it reads."""
     name = config_name(args) if config is None else None
-    if name and name.endswith((".yaml", ".yml")):
+    yaml_config = name if name and name.endswith((".yaml", ".yml")) else None
+    if yaml_config:
         if not os.path.exists(name):
             raise FileNotFoundError(f"--config={name}: no such file.")
         config = overrides.load_config(name)
     elif name:
         config = recipes.get(name)
     tpu_flags.apply(config, args)
+    if name and config.data.source == "tfrecord":
+        record = dataset_record.read(config.data.data_dir)
+        if record is not None:
+            dataset_record.settle(config, record, given_keys(args, yaml_config))
     validation.check_choice("--mode", args["mode"], MODES)
     validation.validate(config)
     if not config.data.data_dir and name == "sample":
@@ -82,7 +137,7 @@ def resolve_config(args: Mapping, config=None):
             pipeline.list_shards(config.data.data_dir, config.data.train_split)
         if mode(args) in EVAL_MODES:
             pipeline.list_shards(config.data.data_dir, config.data.eval_split)
-    models.entry(config.model.name)  # an unknown model name fails here, before any work
+    check_model_kwargs(config)  # an unknown model or argument fails here, before any work
     return config
 
 

@@ -19,6 +19,22 @@ def test_dotted_and_nested_keys_and_type_coercion():
     assert c.model.kwargs["dropout_rate"] == 0.5 and c.model.kwargs["width_multiplier"] == 0.25
 
 
+def test_a_dotted_key_below_model_kwargs_merges_as_the_nested_form_does():
+    dotted, nested = recipes.get("sample"), recipes.get("sample")
+    overrides.apply_overrides(dotted, {"model.kwargs.width_multiplier": 0.5})
+    overrides.apply_overrides(nested, {"model": {"kwargs": {"width_multiplier": 0.5}}})
+    assert dotted == nested
+    assert dotted.model.kwargs == {**recipes.get("sample").model.kwargs, "width_multiplier": 0.5}
+    # the range table still applies to the merged key
+    with pytest.raises(ConfigError, match=r"model.kwargs.width_multiplier=-1 is out of range"):
+        overrides.apply_overrides(dotted, {"model.kwargs.width_multiplier": -1})
+    with pytest.raises(ConfigError, match=r"'model.kwargs.a.b': model.kwargs takes one key below"):
+        overrides.apply_overrides(dotted, {"model.kwargs.a.b": 1})
+    with pytest.raises(ConfigError, match=r"'model.name.x': model.name is a value"):
+        overrides.apply_overrides(dotted, {"model.name.x": 1})
+    assert dotted.model.kwargs["width_multiplier"] == 0.5  # left as it was by the errors
+
+
 def test_unknown_key_names_the_valid_ones():
     with pytest.raises(
         ConfigError,

@@ -61,18 +61,24 @@ def test_converter_round_trip_reencodes_and_reports_broken_files(tmp_path, photo
     ]
     result = subprocess.run(main, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "wrote 6 images of 2 classes" in result.stdout
+    assert "wrote 6 images (train 4, validation 2) of 2 classes" in result.stdout
     assert "skipped 2 files that are not decodable images" in result.stdout
     assert "broken.jpg" in result.stdout and "notes.txt" in result.stdout
 
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == [
+        "dataset.json",
         "labels.json",
         "train-00000-of-00002",
         "train-00001-of-00002",
         "validation-00000-of-00001",
     ]
     assert json.loads((out / "labels.json").read_text()) == {"0": "cat", "1": "space"}
+    assert json.loads((out / "dataset.json").read_text()) == {
+        "classes": ["cat", "space"],
+        "label_offset": 1,
+        "examples": {"train": 4, "validation": 2},  # the broken files are not counted
+    }
     train = _read(out, "train")
     assert train == {
         "chelsea.jpg": (0, (300, 451)),

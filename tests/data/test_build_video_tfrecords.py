@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from official.data import tfrecord, video_files, video_record
+from official.data import dataset_record, tfrecord, video_files, video_record
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -109,6 +109,9 @@ def test_converter_writes_good_videos_and_skips_broken_ones_with_reasons(tmp_pat
     }
     assert _read(tmp_path / "out", "validation") == {"d.mp4": (0, "jump", 5, (24, 32, 3))}
     assert tfrecord.read_labels(str(tmp_path / "out" / tfrecord.LABELS_FILE)) == classes
+    record = dataset_record.read(str(tmp_path / "out"))
+    assert (record.classes, record.label_offset) == (classes, 0)  # clip labels are 0-based
+    assert record.examples == {"train": 4, "validation": 1}
 
     # "skipped 3: <count> x <reason>; ..." then "  <path>: <reason>" for each.
     reasons = dict(line.strip().split(": ", 1) for line in lines[2:])

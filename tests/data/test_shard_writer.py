@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from absl import app
 
-from official.data import shard_writer, tfrecord
+from official.data import dataset_record, shard_writer, tfrecord
 
 
 class Unreadable(ValueError):
@@ -56,12 +56,14 @@ def test_convert_writes_shards_labels_and_reports_skipped_files(tmp_path, num_wo
         (Unreadable,),
         train_shards=2,
         validation_shards=8,
+        label_offset=1,
         num_workers=num_workers,
         progress=False,
     )
     assert list(written.items()) == [("train", 3), ("validation", 1)]  # in the splits' order
     assert failures == [(str(raw / "empty"), "empty file")]
     assert sorted(os.listdir(out)) == [
+        "dataset.json",
         "labels.json",
         "train-00000-of-00002",
         "train-00001-of-00002",
@@ -71,6 +73,46 @@ def test_convert_writes_shards_labels_and_reports_skipped_files(tmp_path, num_wo
     assert _records(out / "train-00001-of-00002") == [b"cat:0:3"]  # item 1 skipped, item 3
     assert _records(out / "validation-00000-of-00001") == [b"dog:1:4"]
     assert json.loads((out / "labels.json").read_text()) == {"0": "cat", "1": "dog"}
+    record = dataset_record.read(str(out))  # the examples written, not the items given
+    assert (record.classes, record.label_offset) == (["cat", "dog"], 1)
+    assert record.examples == {"train": 3, "validation": 1}
+
+
+def test_default_shard_counts_scale_with_the_split():
+    # tensorflow/tpu's ImageNet shards: 1,281,167 train images in 1024 shards (the cap).
+    assert shard_writer.default_shards(1_281_167, 1250, 1024) == 1024
+    assert shard_writer.default_shards(50_000, 1250, 128) == 40  # ceil(50000 / 1250)
+    assert shard_writer.default_shards(2_501, 1250, 1024) == 3
+    assert shard_writer.default_shards(1_250, 1250, 1024) == 1
+    assert shard_writer.default_shards(0, 1250, 128) == 1  # an empty split keeps one shard
+
+
+def test_convert_without_shard_counts_writes_shards_for_the_splits_sizes(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(7):
+        (raw / str(i)).write_text(str(i))
+    items = [(str(raw / str(i)), i % 2) for i in range(7)]
+    splits = {"train": items[:5], "validation": items[5:]}
+    out = tmp_path / "out"
+    shards = dict(train_shards=None, validation_shards=None, items_per_shard=3)
+    shard_writer.convert(
+        splits,
+        ["a", "b"],
+        str(out),
+        _encode,
+        (Unreadable,),
+        label_offset=0,
+        progress=False,
+        **shards,
+    )
+    # 5 train items at 3 a shard: 2 shards; 2 validation items: 1
+    assert sorted(n for n in os.listdir(out) if "-of-" in n) == [
+        "train-00000-of-00002",
+        "train-00001-of-00002",
+        "validation-00000-of-00001",
+    ]
+    assert dataset_record.read(str(out)).label_offset == 0
 
 
 def test_scan_tree_takes_classes_from_the_first_split_and_shuffles_train(tmp_path):
