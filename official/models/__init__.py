@@ -1,5 +1,6 @@
-"""The model families and their registry: `get(name, weights=None, **overrides)`,
-`get_converted(path)`, `list_models()`."""
+"""The model families and their registry: `get(name, weights=None, **overrides)` (with
+`features_only=True`: the backbone's feature maps), `feature_info(name)`, `get_converted(path)`,
+`list_models()`."""
 
 import sys
 
@@ -19,6 +20,7 @@ from official.models import video  # noqa: E402, F401
 from official.models.counting import count_macs, count_parameters  # noqa: E402
 from official.models.registry import (  # noqa: E402
     entry,
+    feature_info,
     get,
     get_converted,
     list_models,
@@ -29,6 +31,7 @@ __all__ = [
     "count_macs",
     "count_parameters",
     "entry",
+    "feature_info",
     "get",
     "get_converted",
     "list_models",

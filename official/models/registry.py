@@ -1,4 +1,6 @@
-"""Model names -> builders. Each family registers its named variants with one line per name."""
+"""Model names -> builders. Each family registers its named variants with one line per name;
+`get(name, features_only=True)` and `feature_info(name)` give the backbone features
+(official/models/features.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from dataclasses import dataclass, field
 
 import keras
 
-from official.models import pretrained
+from official.models import features, pretrained
+from official.models.counting import shapes_only
 from official.weights import converted
 
 
@@ -41,18 +44,68 @@ def entry(name: str) -> ModelEntry:
     return _REGISTRY[name]
 
 
-def get(name: str, weights=None, **overrides) -> keras.Model:
+def get(
+    name: str,
+    weights=None,
+    *,
+    features_only: bool = False,
+    out_indices=None,
+    **overrides,
+) -> keras.Model:
     """Builds the registered model `name`; keyword overrides replace its defaults. `weights`:
     None (fresh initialization) or a source official/weights reads (docs/weights.md).
+    features_only: the backbone without its head, returning {"P1": stride-2 map, ..., "P5"}
+    (`feature_info`); out_indices picks some of them (1..5 or "P1".."P5").
 
     >>> model = get("resnetrs50", num_classes=10, input_shape=(160, 160, 3))
+    >>> backbone = get("resnetrs50", features_only=True, out_indices=(3, 4, 5))
     """
     model_entry = entry(name)
+    if features_only:
+        for key, value in (("include_top", False), ("pooling", None)):
+            if overrides.get(key, value) != value:
+                raise ValueError(f"features_only=True builds {key}={value!r}; drop {key}=.")
+        overrides.update(include_top=False, pooling=None)
+    elif out_indices is not None:
+        raise ValueError("out_indices selects backbone features: pass features_only=True too.")
     kwargs = {"name": name, **model_entry.defaults, **overrides}
     if weights is None:
-        return model_entry.builder(**kwargs)
-    family_of = {n: e.family for n, e in _REGISTRY.items()}
-    return pretrained.build(model_entry.builder, model_entry.family, weights, kwargs, family_of)
+        model = model_entry.builder(**kwargs)
+    else:
+        family_of = {n: e.family for n, e in _REGISTRY.items()}
+        model = pretrained.build(
+            model_entry.builder, model_entry.family, weights, kwargs, family_of
+        )
+    if not features_only:
+        return model
+    with shapes_only():  # read at the probe size, from the model as built (its conventions)
+        info = features.describe(features.probe_of(model), model_entry.family)
+    return features.cut(model, features.select(info, out_indices, name))
+
+
+def feature_info(name_or_model: str | keras.Model, **overrides) -> list[dict]:
+    """The backbone features of a registered name built with `overrides` (or of a model built by
+    `get`, a features model included), without computing any weight: a list of
+    {"key": "P2", "layer": ..., "channels": ..., "reduction": 4} (and "temporal_reduction" for
+    video models), in key order. The rule per family: official/models/features.py."""
+    with shapes_only():
+        if isinstance(name_or_model, keras.Model):
+            if overrides:
+                raise ValueError("feature_info(model) reads the model as built: no overrides.")
+            model = name_or_model
+            family = None
+            if not isinstance(model.output, dict):
+                family = entry(model.name).family
+            return features.describe(features.probe_of(model), family)
+        model_entry = entry(name_or_model)
+        kwargs = {"name": name_or_model, **model_entry.defaults, **overrides}
+        kwargs.update(include_top=False, pooling=None)
+        kwargs.pop("input_tensor", None)
+        shape = pretrained.builder_arguments(model_entry.builder, kwargs).get(
+            "input_shape", (None, None, 3)
+        )
+        kwargs["input_shape"] = features.probe_shape(shape)
+        return features.describe(model_entry.builder(**kwargs), model_entry.family)
 
 
 def get_converted(path: str) -> keras.Model:

@@ -6,7 +6,8 @@ docs/REFERENCE.md §1.1-1.3, 1.5.
 
 Every variant is a set of keyword arguments of `resnet()`; the table at the bottom names them.
 Layer names: stem_conv1, stem_bn1, ..., stage{2..5}_block{k}_{conv1,bn1,...,se,drop,out}; the
-output of stage s is the layer `stage{s}_block{last}_out` (see `stage_output_names`).
+output of stage s is the layer `stage{s}_block{last}_out`, feature "P{s}"
+(official/models/features.py).
 """
 
 from __future__ import annotations
@@ -321,15 +322,6 @@ def resnet(
         kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
     )
     return keras.Model(inputs, x, name=name or f"resnet{depth}")
-
-
-def stage_output_names(model: keras.Model) -> dict[int, str]:
-    """{stage: name of its output layer} for a model built by `resnet()` (2..5), for features."""
-    names = {}
-    for layer in model.layers:
-        if layer.name.startswith("stage") and layer.name.endswith("_out"):
-            names[int(layer.name[5])] = layer.name  # later blocks overwrite earlier ones
-    return names
 
 
 # ---- Named variants (docs/REFERENCE.md §1.1-1.3): one line each, `resnet()` with these arguments.

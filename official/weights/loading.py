@@ -16,7 +16,9 @@ import keras
 from official.weights import (
     conventions,
     converted,
+    hub,
     keras_apps,
+    stem_channels,
     storage,
     strict,
     tf_checkpoint,
@@ -25,7 +27,8 @@ from official.weights import (
 )
 
 KINDS = (
-    "a timm state dict (.safetensors, or .pth/.bin/.pt with torch installed), a "
+    "a timm state dict (.safetensors, or .pth/.bin/.pt with torch installed; a hub snapshot "
+    "folder or hf://<owner>/<name>), a "
     "keras.applications model or its .h5 file, a TF checkpoint prefix (the path before "
     ".index), a .weights.h5 or .keras file of this library, or 'imagenet' (keras.applications)"
 )
@@ -61,12 +64,17 @@ def kind_of(weights) -> str:
             return kind
     if tf_checkpoint.is_checkpoint(weights):
         return "tf"
+    if weights.startswith(hub.SCHEME) or hub.is_hub_source(weights):
+        return "timm"
     raise ValueError(f"weights={weights!r} is none of the kinds this library reads: {KINDS}.")
 
 
-def _timm_conventions(weights: str, family: str, name, explicit: dict, family_of, timm_name=None):
+def _timm_conventions(
+    weights: str, family: str, name, explicit: dict, family_of, timm_name=None, architecture=None
+):
     """(timm name or None, conventions) for a timm file; errors when the file is ambiguous.
-    family_of: registered model name -> family, for models built outside the registry."""
+    family_of: registered model name -> family, for models built outside the registry;
+    architecture: the timm model the file's config.json names (official/weights/hub.py)."""
     if family not in timm_names.TIMM_MAPPING or name in timm_names.NOT_CONVERTIBLE:
         why = timm_names.NOT_CONVERTIBLE.get(name, "no timm model has this network's layout")
         raise ValueError(f"weights={weights!r}: {name or family} has no timm conversion: {why}.")
@@ -78,7 +86,7 @@ def _timm_conventions(weights: str, family: str, name, explicit: dict, family_of
             raise ValueError(
                 f"--timm_name={timm_name!r} does not convert into {name}; use {known}."
             )
-    guess = timm.guess_timm_name(weights, [t for t, _ in pairs])
+    guess = architecture or timm.guess_timm_name(weights, [t for t, _ in pairs])
     if guess:
         pairs = [p for p in pairs if p[0] == guess]
     needed = [{k: v for k, v in c.items() if k not in explicit} for _, c in pairs]
@@ -86,11 +94,32 @@ def _timm_conventions(weights: str, family: str, name, explicit: dict, family_of
         names = ", ".join(t for t, _ in pairs)
         keys = sorted({k for n in needed for k in n})
         raise ValueError(
-            f"weights={weights!r}: which timm model is it? {names} need different conventions; "
-            f"name the file after it (e.g. {pairs[0][0]}.safetensors) or pass "
-            f"{', '.join(keys)} explicitly (docs/weights.md)."
+            f"weights={weights!r}: which timm model is it? {names} need different conventions "
+            f"and no config.json beside it names one; put the hub's config.json beside it, pass "
+            f"--timm_name (convert), name the file after it (e.g. {pairs[0][0]}.safetensors) or "
+            f"pass {', '.join(keys)} explicitly (docs/weights.md)."
         )
     return (pairs[0][0] if len(pairs) == 1 else None), pairs[0][1]
+
+
+def _architecture(files, weights, timm_name, family, name, family_of) -> str | None:
+    """The timm model config.json names, checked against --timm_name and against the timm
+    models that convert into `name`."""
+    architecture = files.architecture
+    if architecture is None:
+        return None
+    if timm_name is not None and timm_name != architecture:
+        raise ValueError(
+            f"--timm_name={timm_name!r} but {weights}'s config.json names {architecture!r}; "
+            "drop --timm_name (config.json is the file's own record)."
+        )
+    known = [t for t, _ in timm_names.candidates(name, family, family_of)]
+    if architecture not in known:
+        raise ValueError(
+            f"weights={weights!r}: its config.json names timm's {architecture!r}, which does not "
+            f"convert into {name or family} (that takes {', '.join(known) or 'no timm model'})."
+        )
+    return architecture
 
 
 def prepare(
@@ -109,9 +138,12 @@ def prepare(
     include_top = arguments.get("include_top", True)
     source = f"weights={weights!r}" if isinstance(weights, str) else f"weights={weights.name}"
     if kind == "timm":
+        files = hub.locate(weights)
+        architecture = _architecture(files, weights, timm_name, family, name, family_of or {})
         found, needed = _timm_conventions(
-            weights, family, name, explicit, family_of or {}, timm_name
+            files.weights, family, name, explicit, family_of or {}, timm_name, architecture
         )
+        weights = files.weights
         mapping = timm_names.TIMM_MAPPING[family]
         read = {}
 
@@ -167,7 +199,7 @@ def prepare(
 
         def fill(model):
             try:
-                model.load_weights(weights)
+                stem_channels.load_weights(model, weights)  # model.load_weights, C != 3 too
             except ValueError as error:
                 first = str(error).strip().splitlines()[0]
                 raise strict.ConversionError(
@@ -184,7 +216,10 @@ def prepare(
         if difference:
             raise strict.ConversionError(f"{source}: {difference}; build with its conventions.")
         plan = {p: strict.Entry((p,), lambda x: x) for p in keras_apps.tensors_of(model)}
-        strict.fill(model, keras_apps.tensors_of(other), plan, source=source)
+        tensors = keras_apps.tensors_of(other)
+        # A model built without its top leaves the source's classifier unused, and only that.
+        ignored = () if include_top else strict.head_tensors(tensors, conventions.HEAD)
+        strict.fill(model, tensors, plan, source=source, ignored=ignored)
         return {}
 
     return Prepared(kind, {}, "a .keras file", fill)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 import keras
 import numpy as np
 
+from official.weights import stem_channels
+
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
@@ -42,6 +44,13 @@ def owned_variables(model: keras.Model) -> Iterator[tuple[keras.layers.Layer, st
                 rest = variable.path[len(prefix) :] if variable.path.startswith(prefix) else ""
                 if rest and "/" not in rest:
                     yield layer, rest, variable
+
+
+def head_tensors(tensors: Collection[str], head_layers: Collection[str]) -> list[str]:
+    """The source tensors that belong to the layers named `head_layers` (a variable's path
+    starts with its layer's name: 'classifier/kernel'): the ones a target built with
+    include_top=False leaves unused, and only those."""
+    return [name for name in tensors if name.split("/", 1)[0] in head_layers]
 
 
 def match(
@@ -90,10 +99,12 @@ def match(
             f"{repr(unused[0]) if unused else 'none'}."
         )
     values = {}
+    adaptable = stem_channels.input_convolutions(model)  # a 3-channel stem into C != 3
     for path, entry in plan.items():
         variable = variables[path]
         inputs = [np.asarray(tensors[name]) for name in entry.sources]
         value = np.asarray(entry.transform(*inputs))
+        value = stem_channels.adapt(path, value, tuple(variable.shape), adaptable)
         if tuple(value.shape) != tuple(variable.shape):
             pairs = zip(entry.sources, inputs, strict=True)
             shapes = ", ".join(f"{n!r} {tuple(a.shape)}" for n, a in pairs)

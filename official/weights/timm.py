@@ -234,10 +234,12 @@ def ignored(tensors: dict, include_top: bool = True) -> list[str]:
 
 
 def guess_timm_name(path: str, names: list[str]) -> str | None:
-    """The longest of `names` that the file path spells as a token (timm hub files are named
-    `<arch>.<tag>`, e.g. `tf_efficientnet_b0.ns_jft_in1k/model.safetensors`)."""
-    text = os.path.abspath(path)
-    found = [n for n in names if re.search(rf"(^|[/\\\-_.]){re.escape(n)}($|[/\\\-.])", text)]
+    """The longest of `names` that the file's own name spells as a token (timm's downloads are
+    named `<arch>.<tag>`, e.g. `tf_efficientnet_b0.ns_jft_in1k.safetensors`). Folder names are
+    not read: a folder named after one of our models says nothing about which timm twin the file
+    inside came from (a hub snapshot's config.json does: official/weights/hub.py)."""
+    text = os.path.basename(path)
+    found = [n for n in names if re.search(rf"(^|[\-_.]){re.escape(n)}($|[\-.])", text)]
     # A name preceded by '_' is only a match when no longer name covers it (tf_efficientnet_b0
     # contains efficientnet_b0): the longest wins.
     return max(found, key=len) if found else None

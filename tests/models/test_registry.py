@@ -1,4 +1,5 @@
-"""Every registered model: builds small, runs, trains one step, survives a .keras round trip."""
+"""Every registered model: builds small, runs, trains one step, survives a .keras round trip,
+and gives its backbone features."""
 
 import json
 
@@ -50,6 +51,11 @@ def test_overrides_replace_defaults_and_name_is_set():
 def _tiny(name, **extra):
     """Each registered model at a tiny size that keeps its structure (stem, block types, SE,
     groups, norms): one block per stage, a fraction of the width, 32x32 inputs."""
+    return models.get(name, **{**_tiny_kwargs(name), **extra})
+
+
+def _tiny_kwargs(name) -> dict:
+    """The overrides `_tiny` builds `name` with."""
     family = models.entry(name).family
     kwargs = dict(num_classes=5, input_shape=(32, 32, 3))
     if family in ("resnet", "resnest", "nfnet"):
@@ -64,7 +70,7 @@ def _tiny(name, **extra):
         kwargs.update(width_multiplier=0.125, modules=(1, 1, 1))
     elif family == "video":
         kwargs.update(width_multiplier=0.25, block_repeats=(1, 1, 1, 1), input_shape=(4, 32, 32, 3))
-    return models.get(name, **{**kwargs, **extra})
+    return kwargs
 
 
 def _logits(model, x):
@@ -138,6 +144,9 @@ def test_every_name_runs_tiny_and_the_twins_are_exact():
         first = first_with.setdefault(_network(model), name)
         if first != name:
             twins[name] = first
+            # The twin's features (tested in the test below) are this name's too.
+            info = models.feature_info(name, **_tiny_kwargs(name))
+            assert info == models.feature_info(first, **_tiny_kwargs(first)), name
     assert twins == TWINS
 
 
@@ -145,8 +154,31 @@ def _param(name):
     return name if name in FAST_NAMES else pytest.param(name, marks=pytest.mark.slow)
 
 
+def _check_backbone_features(name, classifier, x):
+    """get(name, features_only=True), given the classifier's weights layer by layer, returns the
+    classifier's own tensors at the layers feature_info names, keyed P<log2 reduction> by the
+    shapes it computes, with feature_info's channels (and time reduction for clips)."""
+    info = models.feature_info(name, **_tiny_kwargs(name))
+    backbone = models.get(name, features_only=True, **_tiny_kwargs(name))
+    for layer in backbone.layers:
+        if layer.weights:
+            layer.set_weights(classifier.get_layer(layer.name).get_weights())
+    taps = keras.Model(classifier.input, [classifier.get_layer(f["layer"]).output for f in info])
+    wanted = [to_numpy(t) for t in _logits(taps, x)]
+    got = {k: to_numpy(v) for k, v in _logits(backbone, x).items()}
+    assert list(got) == [f["key"] for f in info] and len(info) == 5, info
+    *time, side = x.shape[1:-2]  # [T,] H
+    for feature, want in zip(info, wanted, strict=True):
+        shape = (len(x), *[t // feature.get("temporal_reduction", 1) for t in time])
+        shape += (side // 2 ** int(feature["key"][1:]),) * 2 + (feature["channels"],)
+        assert feature["reduction"] == 2 ** int(feature["key"][1:]), feature
+        assert got[feature["key"]].shape == shape, (feature, got[feature["key"]].shape)
+        np.testing.assert_array_equal(got[feature["key"]], want, err_msg=feature["key"])
+
+
 @pytest.mark.parametrize("name", [_param(n) for n in models.list_models() if n not in TWINS])
 def test_tiny_build_forward_step_and_keras_round_trip(name, tmp_path):
+    """(And, on TensorFlow, its backbone features: _check_backbone_features.)"""
     model = _tiny(name)
     x, y = _batch(model)
     logits = to_numpy(_logits(model, x))
@@ -171,6 +203,11 @@ def test_tiny_build_forward_step_and_keras_round_trip(name, tmp_path):
     model.save(path)
     restored = keras.saving.load_model(path)
     np.testing.assert_array_equal(to_numpy(_logits(restored, x)), to_numpy(_logits(model, x)))
+    # Every name on TensorFlow; the JAX and PyTorch runs (tests/backends) check features on the
+    # families of tests/models/test_features.py, as these two builds and compiles per name
+    # would add about 25 s per backend to them.
+    if keras.backend.backend() == "tensorflow":
+        _check_backbone_features(name, model, x)
 
 
 @pytest.mark.usefixtures("mixed_bfloat16")

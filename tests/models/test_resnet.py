@@ -8,7 +8,7 @@ from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that requir
 
 from official import models
 from official.layers import StandardizedConv2D
-from official.models.resnet import BLOCKS, blocks_for_depth, resnet, stage_output_names
+from official.models.resnet import BLOCKS, blocks_for_depth, resnet
 
 TINY = dict(width_multiplier=0.25, num_classes=10)
 
@@ -67,9 +67,10 @@ def test_include_top_false_pooling_and_stage_features():
     model = resnet(26, include_top=False, pooling="avg", **TINY)
     assert model(np.zeros((1, 64, 64, 3), "float32")).shape == (1, 512)
     assert resnet(18, include_top=False, pooling="max", **TINY).output.shape == (None, 128)
-    names = stage_output_names(model)
-    assert names == {s: f"stage{s}_block2_out" for s in (2, 3, 4, 5)}
-    features = keras.Model(model.input, [model.get_layer(names[s]).output for s in names])
+    names = {f["key"]: f["layer"] for f in models.feature_info(model)}  # features.py's rule
+    assert names == {"P1": "stem_relu1", **{f"P{s}": f"stage{s}_block2_out" for s in (2, 3, 4, 5)}}
+    stage_outputs = [model.get_layer(names[f"P{s}"]).output for s in (2, 3, 4, 5)]
+    features = keras.Model(model.input, stage_outputs)
     outs = features(np.zeros((1, 64, 64, 3), "float32"))
     assert [tuple(o.shape) for o in outs] == [
         (1, 16, 16, 64),

@@ -2,11 +2,13 @@
 
 import sys
 
+import keras
 import numpy as np
 import pytest
 
 from official import models
-from official.weights import ConversionError, converted, loading
+from official.models import stages
+from official.weights import ConversionError, conventions, converted, loading, strict
 from official.weights.__main__ import main as cli
 from tests.weights.conftest import random_state_dict, write_safetensors
 
@@ -106,6 +108,34 @@ def test_a_keras_file_fills_a_model_built_with_its_conventions(tmp_path):
     np.testing.assert_allclose(same(x), source(x), rtol=1e-5, atol=1e-6)
     with pytest.raises(ConversionError, match="'stem_pool_pad' .explicit padding. is only in"):
         models.get("resnet18", weights=str(tmp_path / "resnet18.keras"), **tiny)
+
+
+def test_a_keras_file_fills_a_model_without_its_top_leaving_only_the_head_unused(tmp_path):
+    tiny = dict(block_repeats=(1, 1, 1, 1), width_multiplier=0.25, input_shape=(32, 32, 3))
+    source = models.get("resnet18", num_classes=5, **tiny)
+    source.save(tmp_path / "model.keras")  # what a training run writes: the classifier
+    notop = models.get("resnet18", include_top=False, weights=str(tmp_path / "model.keras"), **tiny)
+    trunk = keras.Model(source.input, source.get_layer("stage5_block1_out").output)
+    x = np.random.default_rng(0).normal(size=(1, 32, 32, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(notop(x)), np.asarray(trunk(x)))
+    # Any other tensor the target leaves unused is still refused (here a second stage-2 block).
+    deeper = models.get("resnet18", num_classes=5, **{**tiny, "block_repeats": (2, 1, 1, 1)})
+    deeper.save(tmp_path / "deeper.keras")
+    with pytest.raises(ConversionError, match=r"unused, first 'stage2_block2_"):
+        models.get("resnet18", include_top=False, weights=str(tmp_path / "deeper.keras"), **tiny)
+    # With its top, the classifier must be filled: a headless file does not fit.
+    headless = tmp_path / "headless.keras"
+    models.get("resnet18", include_top=False, **tiny).save(headless)
+    with pytest.raises(ConversionError, match=r"unmatched, first 'classifier/kernel' \(needs"):
+        models.get("resnet18", weights=str(headless), **tiny)
+
+
+def test_the_head_tensors_are_those_of_the_models_head_layers():
+    # weights/ cannot import models/: its list of head layers must be stages.HEAD_LAYERS, less
+    # the weightless global pool.
+    assert set(conventions.HEAD) == set(stages.HEAD_LAYERS) - {"avg_pool"}
+    names = ["classifier/kernel", "classifier/bias", "stem_conv1/kernel", "stage5_block1_se/kernel"]
+    assert strict.head_tensors(names, conventions.HEAD) == names[:2]
 
 
 def test_cli_check_without_torch_is_refused_before_converting(monkeypatch, tmp_path, capsys):
