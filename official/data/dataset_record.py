@@ -5,7 +5,11 @@ train.num_train_images from it when the config does not set them, and refuses a 
 contradicts it (official/training/jobs.py; docs/data.md, "Train on your own images").
 
     {"classes": ["cats", "dogs", "owls"], "label_offset": 1,
-     "examples": {"train": 120, "validation": 30}}
+     "examples": {"train": 120, "validation": 30},
+     "shards": {"train-00000-of-00001": 1843200, "validation-00000-of-00001": 460800}}
+
+`shards` (each shard's size in bytes) lets a run refuse a shard cut short by a copy before it
+trains on it (`check_shards`): inside the input pipeline a truncated shard only ends its reads.
 
 The bundled sample sets carry no record: their recipes state their counts.
 """
@@ -29,6 +33,7 @@ class DatasetRecord:
     classes: list[str]
     label_offset: int
     examples: dict[str, int]
+    shards: dict[str, int] = dataclasses.field(default_factory=dict)  # file name -> bytes
 
     def num_classes(self, label_offset: int) -> int:
         """The model outputs a config reading the stored labels with `label_offset` needs: one
@@ -42,12 +47,20 @@ class DatasetRecord:
         return ", ".join(self.classes[:most]) + more
 
 
-def write(directory: str, classes: list[str], label_offset: int, examples: dict[str, int]):
+def write(
+    directory: str,
+    classes: list[str],
+    label_offset: int,
+    examples: dict[str, int],
+    shards: dict[str, int] | None = None,
+):
     """<directory>/dataset.json, under a temporary name then renamed (any gfile path)."""
     import tensorflow as tf
 
     path = f"{directory}/{RECORD_FILE}"
     table = {"classes": list(classes), "label_offset": label_offset, "examples": dict(examples)}
+    if shards:
+        table["shards"] = dict(sorted(shards.items()))
     with tf.io.gfile.GFile(f"{path}.tmp", "w") as f:
         json.dump(table, f, indent=1)
     tf.io.gfile.rename(f"{path}.tmp", path, overwrite=True)
@@ -67,11 +80,30 @@ def read(data_dir: str) -> DatasetRecord | None:
         classes = [str(name) for name in table["classes"]]
         label_offset = int(table["label_offset"])
         examples = {str(split): int(n) for split, n in table["examples"].items()}
+        shards = {str(name): int(n) for name, n in table.get("shards", {}).items()}
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise ConfigError(
             f"{path} is not a dataset record ({e!r}); convert the data again or delete it."
         ) from None
-    return DatasetRecord(path, classes, label_offset, examples)
+    return DatasetRecord(path, classes, label_offset, examples, shards)
+
+
+def check_shards(record: DatasetRecord, files: list[str]) -> None:
+    """A ValueError naming the first of `files` whose size differs from the one the record
+    holds for it (a copy cut short, or a shard replaced); shards it does not list pass."""
+    import tensorflow as tf
+
+    for path in files:
+        recorded = record.shards.get(path.rstrip("/").rsplit("/", 1)[-1])
+        if recorded is None:
+            continue
+        size = tf.io.gfile.stat(path).length
+        if size != recorded:
+            state = "truncated" if size < recorded else "not the shard the converter wrote"
+            raise ValueError(
+                f"shard {path} is {state}: {size} bytes, {record.path} records {recorded}; "
+                "copy it again or convert the data again."
+            )
 
 
 def settle(config, record: DatasetRecord, given: Collection[str]) -> None:

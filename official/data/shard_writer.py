@@ -176,5 +176,7 @@ def convert(
             bar.update(seen)
     bar.close()
     tfrecord.write_labels(output_dir, classes)
-    dataset_record.write(output_dir, classes, label_offset, written)
+    # each shard's size, for a run to tell a truncated copy (dataset_record.check_shards)
+    sizes = {os.path.basename(task[1]): tf.io.gfile.stat(task[1]).length for task in tasks}
+    dataset_record.write(output_dir, classes, label_offset, written, sizes)
     return written, sorted(failures)

@@ -28,7 +28,7 @@ from official import models
 from official.configs import overrides, recipes, tpu_flags, tpu_hparams, validation
 from official.configs.overrides import ConfigError
 from official.console import errors
-from official.data import checks, dataset_record, pipeline, samples, video_samples
+from official.data import checks, dataset_record, pipeline, samples, shard_check, video_samples
 from official.serving import saved_model
 from official.training import checkpoints, exporting, loop, run_dir
 from official.training import continuous_eval as watcher
@@ -133,10 +133,12 @@ def resolve_config(args: Mapping, config=None):
     if config.data.source == "tfrecord":
         if not config.data.data_dir:
             raise ValueError("--data_dir is required: a folder of TFRecord shards.")
-        if mode(args) in TRAINING_MODES:
-            pipeline.list_shards(config.data.data_dir, config.data.train_split)
-        if mode(args) in EVAL_MODES:
-            pipeline.list_shards(config.data.data_dir, config.data.eval_split)
+        splits = [config.data.train_split] if mode(args) in TRAINING_MODES else []
+        splits += [config.data.eval_split] if mode(args) in EVAL_MODES else []
+        files = [f for split in splits for f in pipeline.list_shards(config.data.data_dir, split)]
+        shard_record = dataset_record.read(config.data.data_dir)
+        if shard_record is not None:
+            dataset_record.check_shards(shard_record, files)  # a truncated copy, before any work
     check_model_kwargs(config)  # an unknown model or argument fails here, before any work
     return config
 
@@ -290,6 +292,9 @@ def main(args: Mapping) -> int:
     except (ConfigError, ValueError) as e:  # ranges per replica, data checks
         print(f"error: {errors.one_line(e)}", file=sys.stderr)
         return 1 if watching else 2
+    except tf.errors.OpError as e:  # raised in the graph: a damaged shard is named if there is one
+        print(f"error: {shard_check.explain(errors.one_line(e), config.data)}", file=sys.stderr)
+        return 1
     except failures as e:
         print(f"error: {errors.one_line(e)}", file=sys.stderr)
         return 1

@@ -1,0 +1,75 @@
+"""Which TFRecord shard is damaged, when reading one failed inside the training graph.
+
+An error raised by the input pipeline inside a `tf.function` reaches the program as TensorFlow's
+text ("truncated record at 268589", or only "End of sequence" where the pipeline's skipping of
+undecodable images swallowed it) with no file name: the shards are read interleaved. On such a
+failure the program walks the shards' record framing (TFRecord: an 8-byte little-endian length,
+a 4-byte CRC of it, the data, a 4-byte CRC of the data), which reads 12 bytes per record and
+no data, and names the first shard whose framing runs past its end.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import tensorflow as tf
+
+HEADER = 12  # uint64 length + uint32 masked CRC of the length
+FOOTER = 4  # uint32 masked CRC of the data
+
+
+def framing_damage(path: str) -> str | None:
+    """Why `path`'s record framing is broken, or None when every record it announces is whole
+    (the CRCs are not checked: truncation, the common fault of a copy, is what this finds)."""
+    size = tf.io.gfile.stat(path).length
+    offset = record = 0
+    with tf.io.gfile.GFile(path, "rb") as f:
+        while offset < size:
+            if size - offset < HEADER:
+                return (
+                    f"truncated: {size} bytes, record {record}'s header at byte {offset} "
+                    f"needs {HEADER}"
+                )
+            f.seek(offset)
+            (length,) = struct.unpack("<Q", f.read(8))
+            end = offset + HEADER + length + FOOTER
+            if end > size:
+                return (
+                    f"truncated: {size} bytes, record {record} at byte {offset} announces "
+                    f"{length} bytes and ends at byte {end}"
+                )
+            offset, record = end, record + 1
+    return None
+
+
+def first_damaged(files: list[str]) -> tuple[str, str] | None:
+    """(shard, why) for the first of `files` whose framing is broken, or None."""
+    for path in files:
+        why = framing_damage(path)
+        if why:
+            return path, why
+    return None
+
+
+def explain(error_line: str, data) -> str:
+    """`error_line` (an input-pipeline failure as one line) with the damaged shard named when
+    the TFRecord shards of `data` (a DataConfig: data_dir, its train and eval splits) have
+    one; unchanged for other sources or when every shard's framing is whole."""
+    if data.source != "tfrecord" or not data.data_dir:
+        return error_line
+    from official.data import pipeline  # (a sibling module; only on this failure path)
+
+    files = []
+    for split in dict.fromkeys((data.train_split, data.eval_split)):
+        try:
+            files += pipeline.list_shards(data.data_dir, split)
+        except FileNotFoundError:
+            continue
+    damaged = first_damaged(files)
+    if damaged is None:
+        return error_line
+    path, why = damaged
+    return (
+        f"shard {path} is {why}: copy it again or rebuild the set (the run resumes from its "
+        f"last checkpoint). TensorFlow said: {error_line}"
+    )
