@@ -204,8 +204,10 @@ def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devic
         # The chief holds the run's lock; another worker saves only into its own scratch
         # directory (official/training/checkpoints.py), removed after every save.
         writing = run_directory.writing(config) if chief else contextlib.nullcontext()
-        with writing:
+        with writing as handle:
             trainer = loop.Trainer(config, strategy, model_dir, loss_scale=precision == "float16")
+            if handle is not None:
+                handle.started()  # model built, weights initialized: params.yaml now
             results = loop.train(trainer, mode == "train_and_eval")
             if mode == "train_and_eval" and "top1" not in results:
                 results.update(trainer.evaluate(loop.distributed_datasets(trainer, False)))

@@ -4,8 +4,9 @@ restores completely is official/training/checkpoints.py.
 
     run = RunDirectory(model_dir)
     run.check_changes(config)                # ConfigError if config changes what the run is
-    with run.writing(config):                # training: the lock, then params.yaml (once)
-        path = checkpoints.restore_latest(checkpoint, model_dir)
+    with run.writing(config) as started:     # training: the lock
+        trainer = ...                        # the model built, its weights initialized
+        started.started()                    # then a new run's params.yaml (once)
 
 Train, eval and export (official/training/jobs.py, official/export.py), fine-tuning from a run
 (official/training/finetune.py) and predict on a run go through here. Every change this module
@@ -297,20 +298,44 @@ class RunDirectory:
 
     @contextlib.contextmanager
     def writing(self, config):
-        """Training: takes the writer lock, writes params.yaml when the run is new (else checks
-        `config` against it once more, now under the lock), releases the lock at the end."""
+        """Training: takes the writer lock and checks `config` against the run's params.yaml
+        once more, now under the lock; releases the lock at the end. A new run's params.yaml is
+        written only by `started()`, once the trainer is built (model, weights): a start that
+        fails before leaves no record to be refused by later, and a folder this command made
+        is removed again."""
+        existed = tf.io.gfile.exists(self.path)
         modify(self.path, lambda: tf.io.gfile.makedirs(self.path))
         lock = WriterLock(self.path).acquire()
+        self._pending = None
+        failed_start = False
         try:
             self._remove_leftovers()
             record = self.record()
             if record is None:
-                write_atomically(self.record_path, _write_text(overrides.to_yaml(config)))
+                if tf.io.gfile.glob(os.path.join(self.path, "*.index")):
+                    raise ConfigError(
+                        f"{self.path} holds checkpoints but no {RECORD_FILE}, the config they "
+                        f"were trained with: put that {RECORD_FILE} back (a copy of the run's "
+                        "config), or train into a new --model_dir."
+                    )
+                self._pending = config
             else:
                 self.check_changes(config, record)
             yield self
+        except BaseException:
+            failed_start = self._pending is not None and not existed
+            raise
         finally:
             lock.release()
+            if failed_start:  # the folder this command made, holding nothing of a run
+                modify(self.path, lambda: tf.io.gfile.rmtree(self.path))
+
+    def started(self) -> None:
+        """Writes a new run's params.yaml (inside `writing`, once the run has really started);
+        nothing for a run that has one."""
+        if self._pending is not None:
+            write_atomically(self.record_path, _write_text(overrides.to_yaml(self._pending)))
+            self._pending = None
 
 
 def reader_config(config):

@@ -77,8 +77,9 @@ def _sample():
 def test_record_is_written_once_and_later_commands_are_checked(tmp_path):
     run = run_dir.RunDirectory(str(tmp_path / "run"))
     config = _sample()
-    with run.writing(config):
-        pass
+    with run.writing(config) as started:
+        assert not (tmp_path / "run" / "params.yaml").exists()  # not before the run starts
+        started.started()
     record = (tmp_path / "run" / "params.yaml").read_bytes()
     assert run.record() == config
     assert not (tmp_path / "run" / run_dir.LOCK_FILE).exists()
@@ -104,6 +105,31 @@ def test_record_is_written_once_and_later_commands_are_checked(tmp_path):
     with run.writing(extended):  # safe to change: accepted, and the record stays as it was
         pass
     assert (tmp_path / "run" / "params.yaml").read_bytes() == record
+
+
+def test_a_start_that_fails_before_the_run_starts_leaves_no_record_and_no_folder(tmp_path):
+    run = run_dir.RunDirectory(str(tmp_path / "run"))
+    with pytest.raises(TypeError, match="widht_multiplier"):
+        with run.writing(_sample()):
+            raise TypeError("resnet() got an unexpected keyword argument 'widht_multiplier'")
+    assert not (tmp_path / "run").exists()
+    # A folder that was there before stays, without a record.
+    (tmp_path / "mine").mkdir()
+    mine = run_dir.RunDirectory(str(tmp_path / "mine"))
+    with pytest.raises(ValueError):
+        with mine.writing(_sample()):
+            raise ValueError("refused")
+    assert os.listdir(tmp_path / "mine") == []
+
+
+def test_checkpoints_without_a_record_are_refused_with_the_way_on(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "ckpt-40.index").write_bytes(b"")
+    run = run_dir.RunDirectory(str(tmp_path / "run"))
+    with pytest.raises(ConfigError, match="holds checkpoints but no params.yaml.*put that"):
+        with run.writing(_sample()):
+            pass
+    assert sorted(os.listdir(tmp_path / "run")) == ["ckpt-40.index"]
 
 
 def test_every_safe_key_exists_in_the_config():
