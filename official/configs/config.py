@@ -157,6 +157,12 @@ class OptimizerConfig(Checked):
     ema_decay: float = 0.0
     # Adaptive gradient clipping (NFNets): unit-wise clip factor lambda; 0 turns it off.
     agc_clip: float = 0.0
+    # Per-variable learning rates (official/training/layer_decay.py; docs/training.md,
+    # "Fine-tuning controls"): layer-wise decay, the layer at depth d of D at lr * decay^(D - d)
+    # (1: off); or one multiplier per part, e.g. {"stem": 0.1, "stage2": 0.1, "stage3": 0.5}
+    # ('stem', 'stage<S>', 'neck', 'head'; 1 where absent). Not both.
+    layer_decay: float = 1.0
+    lr_multipliers: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -191,6 +197,18 @@ class TrainConfig(Checked):
     # those loops are not checkpointed. divergence_factor 0 turns it off.
     divergence_factor: float = 10.0
     divergence_loops: int = 3
+    # Fine-tuning controls (official/models/freezing.py; docs/training.md, "Fine-tuning
+    # controls"). freeze: '' (nothing), 'stem', 'stage<S>' (the stem and the stages up to S, in
+    # the family's numbering) or 'backbone' (all but the head); frozen BN runs in inference mode.
+    freeze: str = ""
+    # Every BN in inference mode (moving statistics fixed) while gamma and beta still train.
+    frozen_bn_statistics: bool = False
+    # The first head_only_epochs train the head alone (the backbone frozen), then everything
+    # that `freeze` leaves trainable.
+    head_only_epochs: float = 0.0
+    # Gradient checkpointing: 'stages' runs each stage again in the backward pass instead of
+    # keeping its activations (official/training/remat.py); 'none'.
+    remat: str = "none"
 
     def steps_per_epoch(self, global_batch: int) -> float:
         return self.num_train_images / global_batch

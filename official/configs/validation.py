@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable
 
 
@@ -88,6 +89,7 @@ RANGES: dict[str, Range] = {
     "optimizer.label_smoothing": FRACTION_BELOW_ONE,
     "optimizer.ema_decay": FRACTION_BELOW_ONE,  # 0: no EMA
     "optimizer.agc_clip": NON_NEGATIVE,  # 0: no clipping
+    "optimizer.layer_decay": Range(0, 1, low_open=True),  # 1: off
     # train
     "train.epochs": POSITIVE,  # or null, with train.train_steps set
     "train.train_steps": AT_LEAST_ONE,
@@ -100,6 +102,7 @@ RANGES: dict[str, Range] = {
     "train.distillation_temperature": POSITIVE,
     "train.divergence_factor": NON_NEGATIVE,  # 0: no guard
     "train.divergence_loops": AT_LEAST_ONE,
+    "train.head_only_epochs": NON_NEGATIVE,  # 0: off
     "runtime.seed": SEED,
     # clips (data.kind: video; CHOICES has num_test_crops, RULES the aspect-ratio order)
     "video.num_frames": AT_LEAST_ONE,
@@ -129,6 +132,8 @@ IMAGE_DTYPES = ("float32", "bfloat16")
 OPTIMIZERS = ("sgd", "rmsprop")
 SCHEDULES = ("cosine", "exponential")
 WEIGHT_DECAY_TYPES = ("decoupled", "l2")
+# official/training/remat.py: 'stages' recomputes each stage's activations in the backward pass.
+REMAT_MODES = ("none", "stages")
 # official/training/runtime.py builds each (get_strategy) and resolves 'auto' (resolve_precision).
 STRATEGIES = ("tpu", "mirrored", "multi_worker", "one_device", "cpu")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -142,6 +147,7 @@ CHOICES: dict[str, tuple] = {
     "optimizer.name": OPTIMIZERS,
     "optimizer.schedule": SCHEDULES,
     "optimizer.weight_decay_type": WEIGHT_DECAY_TYPES,
+    "train.remat": REMAT_MODES,
     "runtime.strategy": STRATEGIES,
     "runtime.precision": PRECISIONS,
     # 1: the centre crop; 3: left, centre and right along the long side (docs/video.md).
@@ -221,12 +227,46 @@ def _divergence_guard(train) -> str | None:
     return None
 
 
+FREEZE_PART = re.compile(r"^(|stem|backbone|stage\d+)$")
+LR_PART = re.compile(r"^(stem|neck|head|stage\d+)$")
+
+
+def _freeze_part(train) -> str | None:
+    # Whether the model has that stage is known once it is built (official/models/freezing.py).
+    if not FREEZE_PART.match(train.freeze):
+        return (
+            f"train.freeze={train.freeze!r} is not a part: use '', 'stem', 'stage<S>' (the stem "
+            "and the stages up to S) or 'backbone'."
+        )
+    return None
+
+
+def _lr_multipliers(optimizer) -> str | None:
+    for key, value in optimizer.lr_multipliers.items():
+        if not isinstance(key, str) or not LR_PART.match(key):
+            return (
+                f"optimizer.lr_multipliers: {key!r} is not a part; use 'stem', 'stage<S>', "
+                "'neck' or 'head'."
+            )
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (number and math.isfinite(value) and value > 0):
+            return f"optimizer.lr_multipliers.{key}={value!r} is out of range: it must be > 0."
+    if optimizer.lr_multipliers and optimizer.layer_decay != 1:
+        return (
+            f"optimizer.layer_decay={optimizer.layer_decay} and optimizer.lr_multipliers: set one "
+            "of the two (layer_decay 1 or lr_multipliers {})."
+        )
+    return None
+
+
 RULES: tuple[tuple[str, Callable], ...] = (
     ("data", _video_data),
     ("data", _pseudo_labels),
     ("video", _aspect_ratios),
     ("train", _one_of),
     ("train", _divergence_guard),
+    ("train", _freeze_part),
+    ("optimizer", _lr_multipliers),
 )
 
 

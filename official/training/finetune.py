@@ -12,15 +12,18 @@ model.kwargs must then carry the same conventions, e.g. {"padding": "symmetric"}
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from official import models
-from official.configs.config import ExperimentConfig
+from official.configs.config import ExperimentConfig, TrainConfig
+from official.models import freezing
 from official.training import checkpoints, run_dir
-from official.weights import conventions, converted
+from official.weights import conventions, converted, stem_channels
 
 log = logging.getLogger(__name__)
 HEAD = "classifier"
@@ -79,6 +82,7 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
             "(model.kwargs)."
         )
     fresh = []
+    adaptable = stem_channels.input_convolutions(target)  # a 3-channel source, C != 3 here
     for layer in target.layers:
         if not layer.weights:
             continue
@@ -90,7 +94,11 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
                 "train.init_weights must come from the same network."
             ) from None
         shapes = [tuple(w.shape) for w in layer.weights]
-        donor_shapes = [tuple(w.shape) for w in donor.weights]
+        values = [
+            stem_channels.adapt(w.path, np.asarray(d), tuple(w.shape), adaptable)
+            for w, d in zip(layer.weights, donor.weights, strict=False)
+        ]
+        donor_shapes = [tuple(v.shape) for v in values]
         if shapes != donor_shapes:
             if layer.name == HEAD:
                 fresh.append(layer.name)
@@ -99,7 +107,7 @@ def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:
                 f"Layer {layer.name!r}: weights of shapes {donor_shapes} in {source.name} but "
                 f"{shapes} here: train.init_weights must come from the same network and width."
             )
-        layer.set_weights(donor.get_weights())
+        layer.set_weights(values)
     return fresh
 
 
@@ -118,3 +126,21 @@ def initialize_from(target: keras.Model, source: str) -> list[str]:
         "initialized from %s%s", source, f"; new {', '.join(fresh)}" if fresh else " (all layers)"
     )
     return fresh
+
+
+# ---- Fine-tuning controls (docs/training.md, "Fine-tuning controls") ----
+def apply_freezing(model: keras.Model, train: TrainConfig, head_only: bool = False) -> list[str]:
+    """train.freeze (or the whole backbone in the head-only phase) and
+    train.frozen_bn_statistics on `model`; returns the frozen layer names. A one-line error for
+    a part the model does not have."""
+    try:
+        frozen = freezing.freeze(model, freezing.BACKBONE if head_only else train.freeze)
+    except ValueError as error:
+        raise ValueError(f"train.{error}") from None
+    freezing.fix_batch_norm_statistics(model, train.frozen_bn_statistics)
+    return frozen
+
+
+def head_only_steps(train: TrainConfig, steps_per_epoch: float) -> int:
+    """The steps of train.head_only_epochs (rounded up): the head trains alone before them."""
+    return math.ceil(train.head_only_epochs * steps_per_epoch)

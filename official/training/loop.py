@@ -19,6 +19,7 @@ import tensorflow as tf
 from official import models
 from official.configs.config import ExperimentConfig
 from official.data import pipeline, video
+from official.models import freezing
 from official.training import (
     checkpoints,
     ema,
@@ -28,6 +29,7 @@ from official.training import (
     optimizer,
     preemption,
     randomness,
+    remat,
     replica_gradients,
     reporter,
     run_dir,
@@ -107,17 +109,17 @@ class Trainer:
         if config.train.init_weights:
             # Before the EMA copies the weights; a resumed run's restore() overwrites them.
             finetune.initialize_from(self.model, config.train.init_weights)
+        # Fine-tuning controls: frozen parts before the optimizer, which then holds slots for
+        # what can ever train; the head-only phase freezes the rest later (_enter_phase).
+        finetune.apply_freezing(self.model, config.train)
+        self.head_only_steps = finetune.head_only_steps(config.train, self.steps_per_epoch)
+        self.forward = remat.forward(self.model, config.train.remat)
         with strategy.scope():
             self.schedule = optimizer.learning_rate_schedule(
                 config.optimizer, self.global_batch, self.steps_per_epoch, self.total_steps
             )
             self.optimizer = optimizer.build_optimizer(
                 config.optimizer, self.model, self.schedule, loss_scale
-            )
-            self.l2_variables = (
-                optimizer.decayed_variables(self.model)
-                if config.optimizer.weight_decay_type == "l2" and config.optimizer.weight_decay
-                else []
             )
             decay = config.optimizer.ema_decay
             self.ema = ema.ModelEMA(self.model, decay) if decay else None
@@ -132,16 +134,32 @@ class Trainer:
             max_to_keep=config.train.max_checkpoints,
         )
         self.preemption = preemption.PreemptionWatcher()
-        self._train_loop = tf.function(self._train_loop_fn)
-        # The replica step, and the forward and backward pass it calls: XLA-compiled or not.
-        self._replica_step_fn, self._gradients = self._replica_step, self._forward_backward
-        if config.runtime.xla:
-            self._replica_step_fn, self._gradients = runtime.compile_step(
-                strategy, self._replica_step, self._forward_backward
-            )
+        self.head_only = None
+        self._enter_phase(head_only=self.head_only_steps > 0)
         self.evaluator = evaluate.Evaluator(
             self.model, strategy, config.data.num_classes, video=config.data.kind == "video"
         )
+
+    def _enter_phase(self, head_only: bool) -> None:
+        """Sets the trainable flags of the head-only phase (or of after it) and traces the step
+        functions again for them: once per phase change, not per step."""
+        if head_only == self.head_only:
+            return
+        self.head_only = head_only
+        finetune.apply_freezing(self.model, self.config.train, head_only=head_only)
+        config = self.config.optimizer
+        self.l2_variables = (
+            [v for v in optimizer.decayed_variables(self.model) if v.trainable]
+            if config.weight_decay_type == "l2" and config.weight_decay
+            else []
+        )
+        self._train_loop = tf.function(self._train_loop_fn)
+        # The replica step, and the forward and backward pass it calls: XLA-compiled or not.
+        self._replica_step_fn, self._gradients = self._replica_step, self._forward_backward
+        if self.config.runtime.xla:
+            self._replica_step_fn, self._gradients = runtime.compile_step(
+                self.strategy, self._replica_step, self._forward_backward
+            )
 
     @property
     def step(self) -> int:
@@ -191,7 +209,7 @@ class Trainer:
         variables = self.model.trainable_variables
         self.replica_seeds.reseed(self.optimizer.iterations)
         with tf.GradientTape() as tape:
-            logits = self.model(images, training=True)
+            logits = self.forward(images, training=True)
             per_example = losses.cross_entropy(
                 labels, logits, config.data.num_classes, config.optimizer.label_smoothing
             )
@@ -236,9 +254,13 @@ class Trainer:
 
     def _replica_local_variables(self) -> list:
         """Variables each replica updates on its own: Keras 3 BN moving statistics (created with
-        no cross-replica aggregation) and the EMA shadows."""
+        no cross-replica aggregation) and the EMA shadows; not the frozen parts' weights, which
+        no replica changes."""
+        fixed = {id(v) for v in freezing.frozen_weights(self.model)}
         stats = [
-            v.value for v in self.model.non_trainable_weights if "seed_generator" not in v.path
+            v.value
+            for v in self.model.non_trainable_weights
+            if "seed_generator" not in v.path and id(v) not in fixed
         ]
         return stats + (list(self.ema.shadows) if self.ema is not None else [])
 
@@ -274,7 +296,11 @@ class Trainer:
 
     def train_loop(self, iterator, steps: int) -> LoopMetrics:
         """Runs the loop on a second thread, so that SIGTERM is handled while it runs; raises
-        preemption.LoopAbandoned on a SIGTERM before the loop's first step."""
+        preemption.LoopAbandoned on a SIGTERM before the loop's first step. A loop never
+        crosses the end of the head-only phase: it stops there (LoopMetrics.steps says so)."""
+        if self.step < self.head_only_steps:
+            steps = min(steps, self.head_only_steps - self.step)
+        self._enter_phase(head_only=self.step < self.head_only_steps)
         start, first_step = time.perf_counter(), self.step
         loss, top1, done = preemption.run_in_thread(
             self._train_loop,
@@ -341,6 +367,8 @@ def train(trainer: Trainer, evaluate: bool) -> dict:
             boundary = min(trainer.total_steps, step + config.train.steps_per_loop)
             if eval_every:
                 boundary = min(boundary, (step // eval_every + 1) * eval_every)
+            if step < trainer.head_only_steps:
+                boundary = min(boundary, trainer.head_only_steps)
             try:
                 with report.running(step, boundary, lambda: trainer.step):
                     metrics = trainer.train_loop(iterator, boundary - step)

@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from official.configs.config import OptimizerConfig
+from official.training import layer_decay
 
 
 def peak_learning_rate(config: OptimizerConfig, global_batch: int) -> float:
@@ -109,22 +110,35 @@ def build_optimizer(
     recipes use 'l2'. Keras' RMSprop starts its mean square at 0 where TF1's started at 1; the
     first steps fall inside the warmup, where the learning rate is near 0.
     loss_scale wraps the optimizer for float16 training.
+
+    optimizer.layer_decay / lr_multipliers: the Layerwise twin of the optimizer, each variable
+    at its own rate (layer_decay.multipliers), decoupled decay included (layer_decay.py says
+    why that is exact for both optimizers where scaling gradients is not).
     """
     decoupled = config.weight_decay if config.weight_decay_type == "decoupled" else 0.0
+    rates = {}
+    if config.layer_decay != 1 or config.lr_multipliers:
+        rates = {
+            "lr_multipliers": layer_decay.multipliers(
+                model, config.layer_decay, config.lr_multipliers
+            )
+        }
     if config.name == "rmsprop":
-        optimizer = keras.optimizers.RMSprop(
+        optimizer = (layer_decay.LayerwiseRMSprop if rates else keras.optimizers.RMSprop)(
             learning_rate=schedule,
             rho=config.rmsprop_rho,
             momentum=config.momentum,
             epsilon=config.epsilon,
             weight_decay=decoupled or None,
+            **rates,
         )
     else:
-        optimizer = keras.optimizers.SGD(
+        optimizer = (layer_decay.LayerwiseSGD if rates else keras.optimizers.SGD)(
             learning_rate=schedule,
             momentum=config.momentum,
             nesterov=config.nesterov,
             weight_decay=decoupled or None,
+            **rates,
         )
     decayed = {id(v) for v in decayed_variables(model)}
     optimizer.exclude_from_weight_decay(
