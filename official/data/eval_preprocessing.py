@@ -9,6 +9,9 @@ sample recipe crops with padding 0, ImageNet recipes with 32: the wrong one cost
 fixes the resize (`tf2`: TF2 bicubic clipped to 0..255; `official_tpu`: TF1 resize_bicubic) and
 the mean/std (`tf2`: 123.68, 116.779, 103.939 / 58.393, 57.12, 57.375; `official_tpu`: 255 x
 the torchvision statistics); both are written into the record too, for a reader of the file.
+`method: timm` is the eval transform of weights converted from timm (official/data/resize_crop.py)
+with free values from the source's `pretrained_cfg`: mean and std (pixel units), the crop
+fraction (timm's crop_pct) and the interpolation.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import json
 import tensorflow as tf
 
 from official.configs.config import PREPROCESSINGS
-from official.data import preprocess
+from official.data import preprocess, resize_crop
+
+TIMM = "timm"  # a record-only method: converted timm weights (not a training preprocessing)
 
 FILE_NAME = "preprocessing.json"
 _RESIZE = {"tf2": "TF2 bicubic, clipped to 0..255", "official_tpu": "TF1 resize_bicubic"}
@@ -37,18 +42,62 @@ class EvalPreprocessing:
     image_size: int
     crop_padding: int = preprocess.CROP_PADDING
     method: str = "tf2"
+    # method 'timm' only: the source's own values (pixel units for mean and std)
+    mean_rgb: tuple[float, float, float] | None = None
+    stddev_rgb: tuple[float, float, float] | None = None
+    crop_fraction: float | None = None
+    interpolation: str | None = None
 
     def __post_init__(self):
-        if self.method not in PREPROCESSINGS:
+        if self.method not in (*PREPROCESSINGS, TIMM):
             raise ValueError(f"preprocessing {self.method!r}; use one of {PREPROCESSINGS}.")
+        free = (self.mean_rgb, self.stddev_rgb, self.crop_fraction, self.interpolation)
+        if self.method == TIMM and None in free:
+            raise ValueError(
+                "preprocessing 'timm' needs mean_rgb, stddev_rgb, crop_fraction and interpolation."
+            )
+        if self.method == TIMM and not 0 < self.crop_fraction <= 1:
+            raise ValueError(f"crop_fraction {self.crop_fraction}; use a value in (0, 1].")
+        if self.method == TIMM and self.interpolation not in resize_crop.INTERPOLATIONS:
+            raise ValueError(
+                f"interpolation {self.interpolation!r}; use one of {resize_crop.INTERPOLATIONS}."
+            )
+
+    @classmethod
+    def from_pretrained_cfg(cls, cfg: dict, where: str) -> EvalPreprocessing:
+        """timm's eval transform as a `pretrained_cfg` (a hub config.json's) describes it."""
+        try:
+            size = int(cfg.get("test_input_size", cfg["input_size"])[-1])
+            if cfg.get("crop_mode", "center") != "center":
+                raise ValueError(f"crop_mode {cfg['crop_mode']!r} (only 'center' is supported)")
+            return cls(
+                size,
+                crop_padding=0,
+                method=TIMM,
+                mean_rgb=tuple(255.0 * float(m) for m in cfg["mean"]),
+                stddev_rgb=tuple(255.0 * float(s) for s in cfg["std"]),
+                crop_fraction=float(cfg.get("test_crop_pct", cfg.get("crop_pct", 0.875))),
+                interpolation=str(cfg.get("interpolation", "bicubic")),
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise ValueError(
+                f"{where}: pretrained_cfg is not a timm eval transform ({e})."
+            ) from None
 
     @classmethod
     def from_config(cls, data) -> EvalPreprocessing:
         """What a run's evaluation uses (official/data/pipeline.py::eval_preprocess_fn)."""
         return cls(data.resolved_eval_image_size, data.eval_crop_padding, data.preprocessing)
 
+    def _mean_std(self):
+        if self.method == TIMM:
+            return self.mean_rgb, self.stddev_rgb
+        return _MEAN_STD[self.method]
+
     def to_json(self) -> str:
-        mean, std = _MEAN_STD[self.method]
+        if self.method == TIMM:
+            return json.dumps(dataclasses.asdict(self), indent=1)
+        mean, std = self._mean_std()
         described = {"resize": _RESIZE[self.method], "mean_rgb": mean, "stddev_rgb": std}
         return json.dumps({**dataclasses.asdict(self), **described}, indent=1)
 
@@ -58,6 +107,17 @@ class EvalPreprocessing:
         computes in this version of the library."""
         try:
             values = json.loads(text)
+            if values.get("method") == TIMM:
+                free = {k: values[k] for k in ("mean_rgb", "stddev_rgb")}
+                return cls(
+                    values["image_size"],
+                    values["crop_padding"],
+                    TIMM,
+                    tuple(free["mean_rgb"]),
+                    tuple(free["stddev_rgb"]),
+                    values["crop_fraction"],
+                    values["interpolation"],
+                )
             record = cls(values["image_size"], values["crop_padding"], values["method"])
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{where}: not a preprocessing record ({e}).") from None
@@ -72,7 +132,14 @@ class EvalPreprocessing:
         return record
 
     def __str__(self) -> str:
-        mean, std = _MEAN_STD[self.method]
+        mean, std = self._mean_std()
+        if self.method == TIMM:
+            return (
+                f"{self.image_size} px, timm eval transform (shorter side to "
+                f"{resize_crop.scale_size(self.image_size, self.crop_fraction)} px, "
+                f"{self.interpolation}, center crop), mean {[round(m, 3) for m in mean]}, "
+                f"std {[round(s, 3) for s in std]}"
+            )
         return (
             f"{self.image_size} px, crop padding {self.crop_padding}, {self.method} "
             f"({_RESIZE[self.method]}, mean {[round(m, 3) for m in mean]}, "
@@ -81,12 +148,21 @@ class EvalPreprocessing:
 
     def __call__(self, image_bytes: tf.Tensor, dtype=tf.float32) -> tf.Tensor:
         """Encoded image -> normalized [image_size, image_size, 3] model input."""
+        if self.method == TIMM:
+            return self.decoded(resize_crop.decode_like_pil(image_bytes), dtype)
         return preprocess.preprocess_for_eval(
             image_bytes, self.image_size, dtype, self.crop_padding, self.method
         )
 
     def decoded(self, image: tf.Tensor, dtype=tf.float32) -> tf.Tensor:
         """The same for a decoded [H, W, 3] image in 0..255."""
+        if self.method == TIMM:
+            crop = resize_crop.resize_shorter_then_crop(
+                image, self.image_size, self.crop_fraction, self.interpolation
+            )
+            mean = tf.constant(self.mean_rgb, tf.float32)
+            std = tf.constant(self.stddev_rgb, tf.float32)
+            return tf.cast((crop - mean) / std, dtype)
         return preprocess.preprocess_decoded_for_eval(
             image, self.image_size, dtype, self.crop_padding, self.method
         )

@@ -17,6 +17,7 @@ difference; it is refused when that framework is not installed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -26,6 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from official import models  # noqa: E402
+from official.data.eval_preprocessing import EvalPreprocessing  # noqa: E402
+from official.serving import keras_file  # noqa: E402
 from official.weights import converted, keras_apps, loading, timm_names  # noqa: E402
 
 SOURCES = {"timm": "timm", "keras": "keras", "tf": "tf"}
@@ -109,13 +112,22 @@ def convert(args: argparse.Namespace) -> str:
         "file": os.path.basename(args.file),
         **info,
     }
-    converted.save(model, args.out, metadata)
+    preprocessing = None
+    if "pretrained_cfg" in info:  # timm's eval transform travels with the weights
+        preprocessing = EvalPreprocessing.from_pretrained_cfg(info["pretrained_cfg"], args.file)
+        metadata["preprocessing"] = json.loads(preprocessing.to_json())
+    if args.out.endswith(".keras"):
+        keras_file.save(model, args.out, preprocessing or EvalPreprocessing(args.image_size))
+    else:
+        converted.save(model, args.out, metadata)
     seconds = time.perf_counter() - start
     conventions = ", ".join(f"{k}={v!r}" for k, v in prepared.conventions.items()) or "none"
     line = (
         f"wrote {args.out}: {args.model} from {prepared.description} ({args.file}), "
         f"conventions: {conventions}; {len(model.weights)} variables in {seconds:.1f} s"
     )
+    if preprocessing is not None:
+        line += f"\npreprocessing (from its pretrained_cfg): {preprocessing}"
     if args.check:
         difference = _check(args.source, info, prepared.read, model, args.image_size)
         line += f"\ncheck: max |logit difference| against the source = {difference:.3g}"
@@ -129,7 +141,12 @@ def main(argv=None) -> None:
     c.add_argument("--source", required=True, choices=sorted(SOURCES))
     c.add_argument("--file", required=True, help="the file, a TF checkpoint prefix, or imagenet")
     c.add_argument("--model", required=True, help="a registered model name")
-    c.add_argument("--out", required=True, help="the .weights.h5 file to write")
+    c.add_argument(
+        "--out",
+        required=True,
+        help="the .weights.h5 file to write, or a .keras file (model and "
+        "its eval preprocessing: a hub snapshot's pretrained_cfg, else the library's default)",
+    )
     c.add_argument("--timm_name", default="", help="the timm model (default: from the file name)")
     c.add_argument("--check", action="store_true", help="compare logits with the source")
     c.add_argument("--image_size", type=int, default=224, help="image size for --check")

@@ -156,7 +156,9 @@ def prepare(
                 source=source,
                 ignored=timm.ignored(tensors, include_top),
             )
-            return {"timm_name": found}
+            # the source's preprocessing (a hub config.json's pretrained_cfg), for the converter
+            cfg = {"pretrained_cfg": files.pretrained_cfg} if files.pretrained_cfg else {}
+            return {"timm_name": found, **cfg}
 
         return Prepared(kind, needed, f"timm {found or 'weights'}", fill, read)
     if kind == "keras":
