@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import re
 import types
 import typing
@@ -143,24 +144,45 @@ def yaml_load(text: str):
     return yaml.load(text, Loader=_Yaml12Loader)
 
 
-def parse_override_text(text: str) -> dict:
-    """A YAML or JSON mapping (`{"train.epochs": 10}` or `train: {epochs: 10}`)."""
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's complaint in one line, where it found it first: `line L, column C: problem`."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or str(error).strip().splitlines()[0]
+    context = getattr(error, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    return where + problem + (f" ({context})" if context else "")
+
+
+def parse_override_text(text: str, source: str = "--params_override") -> dict:
+    """A YAML or JSON mapping (`{"train.epochs": 10}` or `train: {epochs: 10}`); `source` names
+    the text in an error."""
     try:
         value = yaml_load(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"--params_override is not valid YAML/JSON: {e}") from None
+        kind = "YAML/JSON" if source.startswith("--") else "YAML"  # a flag's text or a file
+        raise ConfigError(f"{source} is not valid {kind}: {yaml_problem(e)}.") from None
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ConfigError(f"--params_override must be a mapping of keys to values, got {value!r}.")
+        raise ConfigError(f"{source} must be a mapping of keys to values, got {value!r}.")
     return value
 
 
 def load_yaml(path: str) -> dict:
+    """The mapping of a YAML file (a recipe file, --config_file, a run's params.yaml); a file
+    that is empty (or only comments) is an error naming it, and a run's record says what to do."""
     import tensorflow as tf  # gfile: model_dir may be on GCS
 
     with tf.io.gfile.GFile(path) as f:
-        return parse_override_text(f.read())
+        text = f.read()
+    mapping = parse_override_text(text, path)
+    if not mapping:
+        if os.path.basename(path) == RUN_CONFIG_FILE:
+            raise ConfigError(
+                f"{path} is empty: the run's record was lost; put it back or use a new --model_dir."
+            )
+        raise ConfigError(f"{path} is empty: a config file maps config keys to values.")
+    return mapping
 
 
 def load_config(path: str) -> ExperimentConfig:

@@ -14,7 +14,8 @@ official/data/dataset_record.py). Stored labels are 1-based (index + 1), as in t
 TFRecords. A split gets one shard per 1,250 images (about 140 MB of ImageNet-sized JPEGs), at
 most 1024 (train) / 128 (the others), unless --train_shards / --validation_shards say. Files
 that are not decodable images are skipped and listed at the end; the run fails only when no
-image could be read.
+image could be read. Any other failure (or Ctrl-C) leaves nothing of the conversion behind:
+it writes into a staging folder inside --output_dir and moves the files out when complete.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Mapping
 
 from absl import app, flags
 
-from official.console import quiet_start
+from official.console import program, quiet_start
 from official.data import image_files, shard_writer
 
 
@@ -124,19 +125,27 @@ def run(args: Mapping) -> int:
     classes, splits = shard_writer.scan_tree(
         args["input_dir"], args["splits"], functools.partial(_scan, args), args["seed"]
     )
-    written, failures = shard_writer.convert(
-        splits,
-        classes,
-        args["output_dir"],
-        encode_image,
-        (image_files.NotAnImageError, OSError),
-        train_shards=args["train_shards"],
-        validation_shards=args["validation_shards"],
-        label_offset=tfrecord.LABEL_OFFSET,
-        items_per_shard=shard_writer.IMAGES_PER_SHARD,
-        num_workers=args["num_workers"],
-        unit="img",
-    )
+    try:
+        written, failures = shard_writer.convert(
+            splits,
+            classes,
+            args["output_dir"],
+            encode_image,
+            (image_files.NotAnImageError, OSError),
+            train_shards=args["train_shards"],
+            validation_shards=args["validation_shards"],
+            label_offset=tfrecord.LABEL_OFFSET,
+            items_per_shard=shard_writer.IMAGES_PER_SHARD,
+            num_workers=args["num_workers"],
+            unit="img",
+        )
+    except shard_writer.ConversionFailed as e:
+        print(
+            f"error: the conversion stopped at {e}; nothing of it was left in "
+            f"{args['output_dir']}.",
+            file=sys.stderr,
+        )
+        return 1
     counts = ", ".join(f"{split} {n}" for split, n in written.items())
     written = sum(written.values())
     print(f"wrote {written} images ({counts}) of {len(classes)} classes to {args['output_dir']}")
@@ -157,4 +166,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    program.run(main)

@@ -26,9 +26,9 @@ import functools
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
-from official.console import quiet_start
+from official.console import program, quiet_start
 from official.data import shard_writer, video_files
 
 
@@ -151,4 +151,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    program.run(main)

@@ -22,13 +22,15 @@ from collections.abc import Callable, Sequence
 from absl import app
 from tqdm import tqdm
 
-from official.console import quiet_start
+from official.console import errors, quiet_start
 from official.data import dataset_record
 
 # (path, class index, class name) -> serialized example; raises one of `skip` for a bad file.
 Encode = Callable[[str, int, str], bytes]
 # tensorflow/tpu's ImageNet layout: 1,281,167 train images (~138 GB) in 1024 shards.
 IMAGES_PER_SHARD = 1250
+# convert() writes into <output_dir>/.converting-<pid>/ and moves the files out when complete.
+STAGING_PREFIX = ".converting-"
 
 
 def default_shards(num_items: int, items_per_shard: int, most: int) -> int:
@@ -107,6 +109,10 @@ def scan_tree(
     return classes, splits
 
 
+class ConversionFailed(RuntimeError):
+    """Encoding an input file raised an error that is not one of the converter's `skip`."""
+
+
 def _write_shard(task) -> tuple[str, int, int, list[tuple[str, str]]]:
     """Worker: encode one shard's items and write it -> (split, written, seen, [(path, why)])."""
     quiet_start.import_tensorflow()  # a spawned process imports TensorFlow afresh
@@ -122,6 +128,8 @@ def _write_shard(task) -> tuple[str, int, int, list[tuple[str, str]]]:
             except skip as e:
                 failures.append((file, str(e)))
                 continue
+            except Exception as e:  # not a bad file: the conversion stops, naming the file
+                raise ConversionFailed(f"{file}: {type(e).__name__}: {errors.one_line(e)}") from e
             yield record
 
     written = tfrecord.write_shard(path, records())
@@ -147,12 +155,58 @@ def convert(
     default_shards, at most 1024 / 128), labels.json and the dataset record (`label_offset`:
     what the stored labels add to a class index); returns ({split: examples written},
     [(path, why it was skipped)]). `encode` must pickle (a module-level function or a partial
-    of one) when num_workers > 1."""
+    of one) when num_workers > 1.
+
+    The output is whole or absent: everything is written into a staging folder inside
+    output_dir and moved out when complete. A failure (an encoder error that is not one of
+    `skip`, raised as ConversionFailed naming the file; Ctrl-C) removes the staging folder, and
+    output_dir too when this call made it; other files of an existing output_dir stay, those
+    of the same names are replaced only by a complete conversion."""
     import tensorflow as tf
 
     from official.data import tfrecord
 
-    tf.io.gfile.makedirs(output_dir)  # a local folder or gs://bucket/path
+    created = not tf.io.gfile.exists(output_dir)
+    staging = os.path.join(output_dir, f"{STAGING_PREFIX}{os.getpid()}")
+    tf.io.gfile.makedirs(staging)  # a local folder or gs://bucket/path
+    try:
+        written, failures = _convert_into(
+            staging,
+            splits,
+            classes,
+            encode,
+            skip,
+            (train_shards, validation_shards, items_per_shard),
+            label_offset,
+            num_workers,
+            unit,
+            progress,
+        )
+        # the shards, then labels.json, then dataset.json: the record comes with a whole set
+        last = {tfrecord.LABELS_FILE: 1, dataset_record.RECORD_FILE: 2}
+        for name in sorted(tf.io.gfile.listdir(staging), key=lambda n: (last.get(n, 0), n)):
+            tf.io.gfile.rename(
+                os.path.join(staging, name), os.path.join(output_dir, name), overwrite=True
+            )
+        tf.io.gfile.rmtree(staging)
+    except BaseException:  # an error, in a worker too, or Ctrl-C: nothing of this run stays
+        if tf.io.gfile.exists(staging):
+            tf.io.gfile.rmtree(staging)
+        if created and tf.io.gfile.exists(output_dir) and not tf.io.gfile.listdir(output_dir):
+            tf.io.gfile.rmtree(output_dir)
+        raise
+    return written, failures
+
+
+def _convert_into(
+    directory, splits, classes, encode, skip, counts, label_offset, num_workers, unit, progress
+):
+    """convert()'s work, every file written into `directory` (its staging folder)."""
+    import tensorflow as tf
+
+    from official.data import tfrecord
+
+    train_shards, validation_shards, items_per_shard = counts
     shards = {}
     for split, items in splits.items():
         given, most = (
@@ -161,11 +215,12 @@ def convert(
             else (validation_shards, tfrecord.VALIDATION_SHARDS)
         )
         shards[split] = given if given else default_shards(len(items), items_per_shard, most)
-    tasks = [task + (classes, encode, skip) for task in plan(output_dir, splits, shards)]
+    tasks = [task + (classes, encode, skip) for task in plan(directory, splits, shards)]
     written, failures = dict.fromkeys(splits, 0), []
     total = sum(len(items) for items in splits.values())
     bar = tqdm(total=total, unit=unit, file=sys.stderr, disable=not progress)
     with contextlib.ExitStack() as stack:
+        stack.callback(bar.close)
         mapper = map  # one worker: in this process
         if num_workers > 1:
             pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(num_workers))
@@ -174,9 +229,8 @@ def convert(
             written[split] += done
             failures.extend(failed)
             bar.update(seen)
-    bar.close()
-    tfrecord.write_labels(output_dir, classes)
+    tfrecord.write_labels(directory, classes)
     # each shard's size, for a run to tell a truncated copy (dataset_record.check_shards)
     sizes = {os.path.basename(task[1]): tf.io.gfile.stat(task[1]).length for task in tasks}
-    dataset_record.write(output_dir, classes, label_offset, written, sizes)
+    dataset_record.write(directory, classes, label_offset, written, sizes)
     return written, sorted(failures)

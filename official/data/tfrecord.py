@@ -8,6 +8,8 @@ Inception converter). Parsing subtracts `label_offset` (default 1) so that model
 
 from __future__ import annotations
 
+import logging
+
 import tensorflow as tf
 
 LABEL_OFFSET = 1
@@ -107,10 +109,26 @@ def read_labels(path: str) -> list[str]:
     return [table[str(i)] for i in range(len(table))]
 
 
+_SAID: set[str] = set()  # read_class_names' lines, each once: a run's exports read one file
+
+
 def read_class_names(data_dir: str, num_classes: int) -> list[str] | None:
-    """The data set's labels.json names, when it has one for exactly num_classes classes."""
+    """The data set's labels.json names, when it has one for exactly num_classes classes; else
+    None (the exports name the classes by index), said in one warning."""
     path = f"{data_dir}/{LABELS_FILE}"
-    if not data_dir or not tf.io.gfile.exists(path):
+    if not data_dir:
         return None
-    names = read_labels(path)
-    return names if len(names) == num_classes else None
+    if not tf.io.gfile.exists(path):
+        problem = f"no {LABELS_FILE} in {data_dir}"
+        names = None
+    else:
+        names = read_labels(path)
+        problem = f"{path} names {len(names)} classes, the model has {num_classes}"
+    if names is not None and len(names) == num_classes:
+        return names
+    if problem not in _SAID:
+        _SAID.add(problem)
+        logging.getLogger(__name__).warning(
+            "%s: class indices are shown in place of class names", problem
+        )
+    return None

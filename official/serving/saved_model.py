@@ -12,6 +12,7 @@ version is never overwritten (TF Serving versions are immutable).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 
 import keras
@@ -145,17 +146,26 @@ def write_version(
     return final
 
 
+def model_name(version_dir: str) -> str:
+    """The name TF Serving serves the export folder under: its own name with every character
+    but letters, digits, `.`, `_` and `-` replaced by `_`. TF Serving's image passes MODEL_NAME
+    to the server unquoted, and the name is part of the request URL, so a space would break
+    both; the folder itself is mounted under this name, whatever its own."""
+    name = os.path.basename(os.path.dirname(os.path.abspath(version_dir)))
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "model"
+
+
 def serving_commands(version_dir: str) -> list[str]:
-    """Commands to paste: inspect the signatures and serve the export with TF Serving."""
+    """Commands to paste: inspect the signatures and serve the export with TF Serving. Every
+    path is shell-quoted (a path with spaces arrives whole)."""
     model_base = os.path.dirname(os.path.abspath(version_dir))
-    name = os.path.basename(model_base)
+    name = model_name(version_dir)
     return [
         f"saved_model_cli show --dir {shlex.quote(version_dir)} --all",
         f"docker run -p 8501:8501 -v {shlex.quote(f'{model_base}:/models/{name}')} "
-        f"-e MODEL_NAME={shlex.quote(name)} tensorflow/serving",
+        f"-e MODEL_NAME={name} tensorflow/serving",
     ]
 
 
 def predict_url(version_dir: str) -> str:
-    name = os.path.basename(os.path.dirname(os.path.abspath(version_dir)))
-    return f"http://localhost:8501/v1/models/{name}:predict"
+    return f"http://localhost:8501/v1/models/{model_name(version_dir)}:predict"

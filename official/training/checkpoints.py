@@ -177,6 +177,39 @@ def restore_latest(
     return None
 
 
+def _reason(error: BaseException) -> str:
+    """The operating system's reason in a failed write: `No space left on device`, not
+    TensorFlow's `<temp file>; No space left on device` nor its op and device tags."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    line = errors.one_line(error, 240)
+    return line.rsplit("; ", 1)[-1] if "; " in line else line
+
+
+def save(manager: tf.train.CheckpointManager, step: int) -> str:
+    """Saves checkpoint ckpt-<step> through `manager`; returns its path. A write that fails (a
+    full disk, a quota, a permission) is a CheckpointError in one line: which checkpoint, where,
+    the reason, and where a rerun resumes (TensorFlow's `_temp` folder of the failed save is
+    removed by the next training process, docs/run_directory.md rule 3)."""
+    try:
+        return manager.save(checkpoint_number=step)
+    except (tf.errors.OpError, OSError) as e:
+        reason = _reason(e)
+        full = isinstance(e, tf.errors.ResourceExhaustedError) or any(
+            text in reason for text in ("No space left", "quota")
+        )
+        last = manager.latest_checkpoint
+        resume = (
+            f"the run resumes from its last checkpoint (step {_STEP.search(last)[1]})"
+            if last and _STEP.search(last)
+            else "no checkpoint was saved before, so the run starts again from step 0"
+        )
+        raise CheckpointError(
+            f"saving checkpoint ckpt-{step} into {manager.directory} failed: {reason}; "
+            f"{'free space' if full else 'fix that'} and rerun: {resume}."
+        ) from None
+
+
 # ---- Several workers ----------------------------------------------------------------------
 def task(strategy: tf.distribute.Strategy) -> tuple[str | None, int]:
     """(task type, task id) of this process; (None, 0) outside a multi-worker cluster."""

@@ -257,6 +257,8 @@ class RunDirectory:
         try:
             return overrides.load_config(self.record_path)
         except ValueError as e:
+            if str(e).startswith(self.record_path):  # the file's own problem, named already
+                raise ConfigError(str(e)) from None
             raise ConfigError(f"{self.record_path} is not a readable run config: {e}") from None
 
     def check_changes(self, config, record=None) -> None:

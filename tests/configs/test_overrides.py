@@ -71,3 +71,61 @@ def test_yaml_text_and_round_trip(tmp_path):
     assert overrides.parse_override_text('{"train.epochs": 2}') == {"train.epochs": 2}
     with pytest.raises(ConfigError, match="must be a mapping"):
         overrides.parse_override_text("[1, 2]")
+
+
+# ---- YAML files that cannot be read (issue #30): one line naming the file and where ----
+BROKEN = "train:\n  epochs: 2\n model: x\n"  # line 3 is indented by one space
+
+
+def test_a_config_file_that_is_not_yaml_is_named_with_its_line_and_column(tmp_path, capsys):
+    from tests.command_line import error_line, train_status
+
+    path = tmp_path / "mine.yaml"
+    path.write_text(BROKEN)
+    argv = [f"--config={path}", f"--model_dir={tmp_path / 'run'}"]
+    assert train_status(argv) == 2
+    assert error_line(capsys.readouterr().err) == (
+        f"error: {path} is not valid YAML: line 3, column 2: expected <block end>, but found "
+        "'<block mapping start>' (while parsing a block mapping)."
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_override_that_is_not_yaml_says_where():
+    with pytest.raises(ConfigError) as error:
+        overrides.parse_override_text('{"train.epochs": 2')
+    assert str(error.value) == (
+        "--params_override is not valid YAML/JSON: line 1, column 19: expected ',' or '}', but "
+        "got '<stream end>' (while parsing a flow mapping)."
+    )
+
+
+@pytest.mark.parametrize("text", ["", "\n  \n", "# nothing but a comment\n"])
+def test_an_empty_config_file_is_refused_as_empty(text, tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        overrides.load_config(str(path))
+    assert str(error.value) == f"{path} is empty: a config file maps config keys to values."
+
+
+@pytest.mark.parametrize("text", ["", BROKEN])
+def test_an_empty_or_broken_run_record_is_named_once_with_what_to_do(text, tmp_path, capsys):
+    from tests.command_line import error_line, train_status
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / overrides.RUN_CONFIG_FILE).write_text(text)
+    (run / "ckpt-9.index").write_bytes(b"")  # what the record was about: left alone
+    before = sorted(p.name for p in run.iterdir())
+    assert train_status([f"--model_dir={run}", "--mode=export"]) == 2
+    record = run / overrides.RUN_CONFIG_FILE
+    expected = (
+        f"error: {record} is empty: the run's record was lost; put it back or use a new "
+        "--model_dir."
+        if not text
+        else f"error: {record} is not valid YAML: line 3, column 2: expected <block end>, but "
+        "found '<block mapping start>' (while parsing a block mapping)."
+    )
+    assert error_line(capsys.readouterr().err) == expected
+    assert sorted(p.name for p in run.iterdir()) == before

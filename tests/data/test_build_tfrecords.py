@@ -74,10 +74,12 @@ def test_converter_round_trip_reencodes_and_reports_broken_files(tmp_path, photo
         "validation-00000-of-00001",
     ]
     assert json.loads((out / "labels.json").read_text()) == {"0": "cat", "1": "space"}
-    assert json.loads((out / "dataset.json").read_text()) == {
+    record = json.loads((out / "dataset.json").read_text())
+    assert record == {
         "classes": ["cat", "space"],
         "label_offset": 1,
         "examples": {"train": 4, "validation": 2},  # the broken files are not counted
+        "shards": {p.name: p.stat().st_size for p in out.glob("*-of-*")},
     }
     train = _read(out, "train")
     assert train == {
@@ -137,3 +139,41 @@ def test_imagenet_validation_labels_file(tmp_path, photos):
     else:
         raise AssertionError("a short labels file must be rejected")
     np.testing.assert_equal(len(items), 2)
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_conversion_that_fails_midway_leaves_the_output_folder_as_it_was(
+    existing, tmp_path, photos, monkeypatch, capsys
+):
+    """An encoder error that is not a bad file (here a RuntimeError on the 3rd image), in
+    process with one worker: one line naming the file; no shard, .tmp file or labels.json is
+    left, and a folder that was there keeps its own files."""
+    from tests.command_line import program_flags
+
+    _tree(tmp_path / "raw", photos)
+    out = tmp_path / "out"
+    if existing:
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+    real, seen = build_tfrecords.encode_image, []
+
+    def third_fails(file, label, synset):
+        seen.append(file)
+        if len(seen) == 3:
+            raise RuntimeError("the encoder's own bug")
+        return real(file, label, synset)
+
+    monkeypatch.setattr(build_tfrecords, "encode_image", third_fails)
+    argv = [f"--input_dir={tmp_path / 'raw'}", f"--output_dir={out}", "--num_workers=1"]
+    values, _ = program_flags(build_tfrecords, argv)
+    assert build_tfrecords.run(values) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: the conversion stopped at {seen[2]}: RuntimeError: the encoder's own bug; "
+        f"nothing of it was left in {out}."
+    ]
+    if existing:
+        assert [p.name for p in out.iterdir()] == ["notes.txt"]
+        assert (out / "notes.txt").read_text() == "mine"
+    else:
+        assert not out.exists()

@@ -199,3 +199,37 @@ def test_of_concurrent_builders_the_first_rename_wins(tmp_path):
     assert os.listdir(tmp_path) == ["set"]  # the loser's staging folder is gone
     assert sorted(os.listdir(out)) == ["labels.json", "train-00000-of-00001"]
     assert _records(os.path.join(out, "train-00000-of-00001")) == [b"first"]
+
+
+def _interrupted(path: str, label: int, name: str) -> bytes:
+    if path.endswith("b"):
+        raise KeyboardInterrupt  # Ctrl-C while the second item is encoded
+    return _encode(path, label, name)
+
+
+def test_ctrl_c_leaves_no_staging_folder_and_an_earlier_set_whole(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in "abc":
+        (raw / name).write_text(name)
+    out = tmp_path / "out"
+
+    def convert(encode):
+        return shard_writer.convert(
+            {"train": [(str(raw / n), 0) for n in "abc"]},
+            ["cat"],
+            str(out),
+            encode,
+            (Unreadable,),
+            train_shards=1,
+            validation_shards=1,
+            label_offset=0,
+            progress=False,
+        )
+
+    assert convert(_encode) == ({"train": 3}, [])
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(before) == ["dataset.json", "labels.json", "train-00000-of-00001"]
+    with pytest.raises(KeyboardInterrupt):
+        convert(_interrupted)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -34,3 +34,25 @@ def test_write_shard_leaves_no_temporary_file(tmp_path):
     assert tfrecord.write_shard(str(path), [b"a", b"b"]) == 2
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
     assert list(tf.data.TFRecordDataset(str(path)).as_numpy_iterator()) == [b"a", b"b"]
+
+
+def test_class_names_that_cannot_be_used_are_said_once(tmp_path, caplog):
+    """official/training/exporting.py names the classes of a run's exports from here: where
+    labels.json is missing or names another count, one warning says indices stand in."""
+    import logging
+
+    missing, short = tmp_path / "missing", tmp_path / "short"
+    missing.mkdir()
+    short.mkdir()
+    tfrecord.write_labels(str(short), ["cat", "dog"])
+    with caplog.at_level(logging.WARNING, logger="official.data"):
+        assert tfrecord.read_class_names(str(short), 2) == ["cat", "dog"]
+        assert caplog.messages == []
+        for _ in range(2):  # a run's .keras file and its export: said once
+            assert tfrecord.read_class_names(str(missing), 3) is None
+            assert tfrecord.read_class_names(str(short), 3) is None
+    assert caplog.messages == [
+        f"no labels.json in {missing}: class indices are shown in place of class names",
+        f"{short}/labels.json names 2 classes, the model has 3: class indices are shown in place "
+        "of class names",
+    ]

@@ -98,3 +98,66 @@ def test_read_only_directory_falls_back_without_writing(three_checkpoints, monke
     np.testing.assert_array_equal(_kernel(model), kernels[2])
     assert sorted(os.listdir(directory)) == before
     assert any("left" in r.getMessage() and "in place" in r.getMessage() for r in caplog.records)
+
+
+# ---- A save that fails (issue #30): the checkpoint, the reason, where a rerun resumes ----
+# What TensorFlow 2.21 raised for a full disk (a 64 KB tmpfs), with this test's directory.
+DISK_FULL = (
+    "{{function_node __wrapped__SaveV2_dtypes_3_device_/job:localhost/replica:0/task:0/device:"
+    "CPU:0}} DIR/ckpt-10_temp/part-00000-of-00001.data-00000-of-00001.tempstate18596610413881757"
+    "23; No space left on device [Op:SaveV2]"
+)
+
+
+@pytest.mark.parametrize("raised", ["ResourceExhaustedError", "OSError"])
+def test_a_save_on_a_full_disk_is_one_line_saying_where_the_rerun_resumes(
+    raised, tmp_path, monkeypatch
+):
+    import errno
+
+    from official.configs import recipes
+    from official.training import loop
+
+    trainer = loop.Trainer(recipes.get("sample"), tf.distribute.get_strategy(), str(tmp_path))
+    trainer.optimizer.iterations.assign(5)
+    trainer.save()
+    trainer.optimizer.iterations.assign(10)
+    text = DISK_FULL.replace("DIR", str(tmp_path))
+    error = (
+        tf.errors.ResourceExhaustedError(None, None, text)
+        if raised == "ResourceExhaustedError"
+        else OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"{tmp_path}/checkpoint.tmp")
+    )
+
+    def full(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(tf.train.Checkpoint, "_write", full)
+    with pytest.raises(checkpoints.CheckpointError) as failed:
+        trainer.save()
+    assert str(failed.value) == (
+        f"saving checkpoint ckpt-10 into {tmp_path} failed: No space left on device; free "
+        "space and rerun: the run resumes from its last checkpoint (step 5)."
+    )
+    # what a rerun restores: ckpt-5, whole
+    assert checkpoints.checkpoint_paths(str(tmp_path)) == [f"{tmp_path}/ckpt-5"]
+    assert checkpoints.integrity_problem(f"{tmp_path}/ckpt-5") is None
+
+
+def test_a_first_save_that_fails_for_another_reason_says_so(tmp_path, monkeypatch):
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=_model(0)), str(tmp_path), max_to_keep=2
+    )
+
+    def denied(*args, **kwargs):
+        raise tf.errors.PermissionDeniedError(
+            None, None, f"{tmp_path}/ckpt-3_temp; Permission denied"
+        )
+
+    monkeypatch.setattr(tf.train.Checkpoint, "_write", denied)
+    with pytest.raises(checkpoints.CheckpointError) as failed:
+        checkpoints.save(manager, 3)
+    assert str(failed.value) == (
+        f"saving checkpoint ckpt-3 into {tmp_path} failed: Permission denied; fix that and rerun: "
+        "no checkpoint was saved before, so the run starts again from step 0."
+    )
