@@ -1,7 +1,7 @@
 """How long converting timm's resnetrs50 takes, against building the model alone.
 
 Writes a .safetensors file with timm's exact resnetrs50 tensor names and shapes (the committed
-fixture tests/weights/timm_state_dicts.json.gz, random values), then times, in one process and
+table official/weights/timm_layouts.json.gz, random values), then times, in one process and
 alternating: building `resnetrs50` (the reference), and the whole `python -m official.weights
 convert` path (build with the conventions, read, strict fill, write the .weights.h5). Prints the
 median wall-clock seconds of each, the process CPU seconds (all threads; on a shared machine the
@@ -34,7 +34,7 @@ from official import models  # noqa: E402
 from official.training.speed import machine_description  # noqa: E402
 from official.weights.__main__ import main as convert_main  # noqa: E402
 
-FIXTURE = os.path.join(ROOT, "tests", "weights", "timm_state_dicts.json.gz")
+FIXTURE = os.path.join(ROOT, "official", "weights", "timm_layouts.json.gz")
 
 
 def random_state_dict(timm_name: str) -> dict[str, np.ndarray]:

@@ -89,6 +89,21 @@ class EvalPreprocessing:
         """What a run's evaluation uses (official/data/pipeline.py::eval_preprocess_fn)."""
         return cls(data.resolved_eval_image_size, data.eval_crop_padding, data.preprocessing)
 
+    def to_pretrained_cfg(self) -> dict:
+        """This record as timm's `pretrained_cfg` eval entries (official/weights/to_timm.py):
+        the library's own crop keeps image_size / (image_size + crop_padding) of the shorter
+        side, timm's crop_pct."""
+        mean, std = self._mean_std()
+        crop = self.crop_fraction or self.image_size / (self.image_size + self.crop_padding)
+        return {
+            "input_size": [3, self.image_size, self.image_size],
+            "interpolation": self.interpolation or "bicubic",
+            "crop_pct": round(crop, 6),
+            "crop_mode": "center",
+            "mean": [round(m / 255.0, 6) for m in mean],
+            "std": [round(s / 255.0, 6) for s in std],
+        }
+
     def _mean_std(self):
         if self.method == TIMM:
             return self.mean_rgb, self.stddev_rgb

@@ -7,6 +7,7 @@ read here (official/training/run_dir.py).
 
 from __future__ import annotations
 
+import json
 import os
 
 import tensorflow as tf
@@ -115,3 +116,51 @@ def export_run_litert(
             data.eval_crop_padding,
             calibration_count,
         )
+
+
+def write_timm(source: str, out: str, timm_name: str | None = None) -> str:
+    """`python -m official.weights export --to=timm`: a training run's directory, a `.keras`
+    file or a converter's `.weights.h5` written as timm's hub snapshot layout (model.safetensors
+    + config.json, its pretrained_cfg from the eval preprocessing the model was made for:
+    official/weights/to_timm.py). The timm twin is the one whose conventions the model's layers
+    have (or `timm_name`). Returns a one-line summary."""
+    from official import models
+    from official.models.counting import shapes_only
+    from official.weights import conventions, converted, timm_names, to_timm
+
+    if source.endswith(".weights.h5"):
+        model = models.get_converted(source)
+        record = (converted.read_metadata(source) or {}).get("preprocessing")
+        preprocessing = EvalPreprocessing.from_json(json.dumps(record), source) if record else None
+    else:
+        path = run_dir.model_file_of(source)
+        if not path.endswith(".keras"):
+            raise ValueError(f"{source}: give a run directory, a .keras or a .weights.h5 file.")
+        model, preprocessing, _ = keras_file.load(path)
+    preprocessing = preprocessing or EvalPreprocessing(224)
+    name = model.name
+    try:
+        entry = models.entry(name)
+    except ValueError:
+        raise ValueError(f"{source}: its model {name!r} is not a registered name.") from None
+    pairs = timm_names.TIMM_NAMES.get(name)
+    if not pairs:
+        raise ValueError(f"{name} has no timm twin (docs/weights.md lists the names).")
+    matching = []
+    for candidate, needed in pairs:
+        with shapes_only():
+            reference = models.get(name, num_classes=int(model.output_shape[-1]), **needed)
+        if conventions.first_difference(reference, model) is None:
+            matching.append(candidate)
+    if timm_name and timm_name not in [t for t, _ in pairs]:
+        raise ValueError(f"--timm_name={timm_name!r}: {name} writes as {[t for t, _ in pairs]}.")
+    chosen = timm_name or (matching[0] if matching else None)
+    if chosen is None or chosen not in matching:
+        wanted = chosen or ", ".join(t for t, _ in pairs)
+        raise ValueError(
+            f"{name}'s layers compute none of {wanted} (their padding / BN epsilon conventions "
+            "differ from this model's): build it with those conventions (docs/weights.md)."
+        )
+    mapping = timm_names.TIMM_MAPPING[entry.family]
+    to_timm.write(out, model, mapping, chosen, preprocessing.to_pretrained_cfg())
+    return f"wrote {out}/model.safetensors and config.json: {name} as timm's {chosen}"

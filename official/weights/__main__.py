@@ -6,6 +6,7 @@
         --out=resnet50.weights.h5
     python -m official.weights convert --source=tf --file=resnet-rs-50-i160/model.ckpt \
         --model=resnetrs50 --out=resnetrs50.weights.h5
+    python -m official.weights export --to=timm --model=runs/mine --out=mine_timm/
     python -m official.weights table          # the registered names and their timm names
 
 The output records the model name and the conventions the weights need (docs/weights.md), so
@@ -150,12 +151,22 @@ def main(argv=None) -> None:
     c.add_argument("--timm_name", default="", help="the timm model (default: from the file name)")
     c.add_argument("--check", action="store_true", help="compare logits with the source")
     c.add_argument("--image_size", type=int, default=224, help="image size for --check")
+    e = commands.add_parser("export", help="write a model as timm's hub snapshot layout")
+    e.add_argument("--to", required=True, choices=["timm"])
+    e.add_argument("--model", required=True, help="a run directory, .keras or .weights.h5 file")
+    e.add_argument("--out", required=True, help="the folder for model.safetensors + config.json")
+    e.add_argument("--timm_name", default="", help="the timm twin (default: by conventions)")
     commands.add_parser("table", help="print the registered names and their timm names")
     args = parser.parse_args(argv)
     if args.command == "table":
         print(timm_names.markdown_table())
         return
     try:
+        if args.command == "export":
+            from official.training import exporting  # the run-directory rules live there
+
+            print(exporting.write_timm(args.model, args.out, args.timm_name or None))
+            return
         print(convert(args))
     except (ValueError, OSError, ImportError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """Shared inputs of the weight-conversion tests: real photos, random source weights, and timm's
-state-dict layouts (tests/weights/timm_state_dicts.json.gz: every key and shape of each
+state-dict layouts (official/weights/timm_layouts.json.gz: every key and shape of each
 supported timm model, dumped from timm 1.0.31 with pretrained=False; no torch needed here)."""
 
 import functools
@@ -16,7 +16,7 @@ from skimage.transform import resize
 
 from official.data.preprocess import MEAN_RGB, STDDEV_RGB
 
-LAYOUTS = os.path.join(os.path.dirname(__file__), "timm_state_dicts.json.gz")
+from official.weights.to_timm import LAYOUTS
 
 
 @functools.cache

@@ -12,7 +12,12 @@ import os
 
 import numpy as np
 
-LAYOUTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "timm_state_dicts.json.gz")
+LAYOUTS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "official",
+    "weights",
+    "timm_layouts.json.gz",
+)
 
 
 def layout(timm_name: str) -> list:
