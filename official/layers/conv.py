@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from official.layers.grouped_conv import conv2d_class
 from official.layers.weight_standardization import StandardizedConv2D
 
 
@@ -30,7 +31,7 @@ def conv2d(
     groups: int = 1,
     weight_standardization: bool = False,
 ):
-    """Conv2D on `x`.
+    """Conv2D on `x` (official/layers/grouped_conv.py's GroupedConv2D when grouped).
 
     A strided conv pads (k-1)//2 before and the rest after, like the official TF ResNet
     (`fixed_padding`) and PyTorch, not TF 'same', which pads mostly after when strided.
@@ -41,7 +42,7 @@ def conv2d(
         before = total // 2
         x = keras.layers.ZeroPadding2D(((before, total - before),) * 2, name=f"{name}_pad")(x)
         padding = "valid"
-    conv = StandardizedConv2D if weight_standardization else keras.layers.Conv2D
+    conv = StandardizedConv2D if weight_standardization else conv2d_class(groups)
     return conv(
         filters,
         kernel_size,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from official.layers.grouped_conv import conv2d_class
+
 
 def attention_filters(channels: int, radix: int, minimum: int = 32, divisor: int = 8) -> int:
     """max(C * R / 4, 32), rounded to a multiple of 8 as in the released models."""
@@ -82,7 +84,8 @@ def split_attention_conv(x, filters, strides, *, radix, cardinality, conv, norm_
     splits = norm_act(splits, f"{name}_bn0", f"{name}_relu0")
     attention = attention_filters(filters, radix)
     gap = RadixPool(radix, name=f"{name}_pool")(splits)
-    gap = keras.layers.Conv2D(attention, 1, groups=cardinality, name=f"{name}_fc1")(gap)
+    fc = conv2d_class(cardinality)
+    gap = fc(attention, 1, groups=cardinality, name=f"{name}_fc1")(gap)
     gap = norm_act(gap, f"{name}_bn1", f"{name}_relu1")
-    logits = keras.layers.Conv2D(filters * radix, 1, groups=cardinality, name=f"{name}_fc2")(gap)
+    logits = fc(filters * radix, 1, groups=cardinality, name=f"{name}_fc2")(gap)
     return SplitAttention(radix, cardinality, name=f"{name}_attention")([splits, logits])

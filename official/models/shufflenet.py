@@ -9,6 +9,7 @@ import keras
 
 from official.layers import norm_act
 from official.layers.channel_shuffle import ChannelShuffle
+from official.layers.grouped_conv import conv2d_class
 from official.layers.head import classifier_head
 from official.layers.pooling import SameAveragePooling2D
 from official.models import registry
@@ -30,8 +31,12 @@ def shuffle_unit(x, out_channels, strides, groups, *, first_groups, norm_act, na
     in_channels = x.shape[-1]
     branch_out = out_channels - in_channels if strides > 1 else out_channels
     mid = max(groups, out_channels // 4 // groups * groups)
-    conv = functools.partial(keras.layers.Conv2D, use_bias=False, padding="same")
-    y = conv(mid, 1, groups=first_groups, name=f"{name}_gconv1")(x)
+
+    def conv(filters, groups, name):
+        layer = conv2d_class(groups)
+        return layer(filters, 1, padding="same", groups=groups, use_bias=False, name=name)
+
+    y = conv(mid, first_groups, f"{name}_gconv1")(x)
     y = norm_act(y, f"{name}_bn1", f"{name}_relu1")
     if first_groups > 1:
         y = ChannelShuffle(first_groups, name=f"{name}_shuffle")(y)
@@ -39,7 +44,7 @@ def shuffle_unit(x, out_channels, strides, groups, *, first_groups, norm_act, na
         3, strides, padding="same", use_bias=False, name=f"{name}_dwconv"
     )(y)
     y = norm_act(y, f"{name}_bn2")
-    y = conv(branch_out, 1, groups=groups, name=f"{name}_gconv2")(y)
+    y = conv(branch_out, groups, f"{name}_gconv2")(y)
     y = norm_act(y, f"{name}_bn3")
     if strides > 1:
         # 'same' average pooling, equal on the PyTorch backend too (official/layers/pooling.py).
