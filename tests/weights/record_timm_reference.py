@@ -15,9 +15,11 @@ import gzip
 import json
 import os
 import sys
+import tempfile
 
 import timm
 import torch
+from safetensors.numpy import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_weights  # noqa: E402
@@ -32,10 +34,16 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "timm_reference.j
 
 
 def load(name: str, **kwargs) -> torch.nn.Module:
-    model = timm.create_model(name, pretrained=False, **kwargs).eval()
-    tensors = {k: torch.from_numpy(v) for k, v in reference_weights.state_dict(name).items()}
-    model.load_state_dict(tensors, strict=not kwargs)  # features_only drops the head
-    return model
+    """timm's `name` with the reference weights, loaded the way timm loads pretrained files:
+    into the classifier (strictly) before features_only wraps it (its flattened modules
+    rename the stem's keys, so loading a state dict into the wrapper would miss them)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.safetensors")
+        save_file(reference_weights.state_dict(name), path)
+        overlay = dict(file=path, num_classes=1000)
+        return timm.create_model(
+            name, pretrained=True, pretrained_cfg_overlay=overlay, **kwargs
+        ).eval()
 
 
 def main() -> None:
