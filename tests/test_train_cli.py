@@ -56,6 +56,13 @@ def run(cmd, timeout=600, env=None):
             "(official.models.resnet.resnet) has no argument 'widht_multiplier'; did you mean "
             "width_multiplier? it takes activation, avg_down, avg_pool_fn, base_width, block, ",
         ),
+        (
+            # a builder whose **kwargs go on to another: checked against both
+            ['--params_override={"model.name": "efficientnet_b0", "model.kwargs.bn_epsilom": 1}'],
+            "error: model.kwargs.bn_epsilom: efficientnet_b0's builder "
+            "(official.models.efficientnet.efficientnet) has no argument 'bn_epsilom'; did you "
+            "mean bn_epsilon?",
+        ),
     ],
 )
 def test_bad_flags_exit_with_one_clear_line(flags, message, tmp_path, sample_dir, capsys):

@@ -19,6 +19,7 @@ from official.models import attention  # noqa: E402, F401
 from official.models import video  # noqa: E402, F401
 from official.models.counting import count_macs, count_parameters  # noqa: E402
 from official.models.registry import (  # noqa: E402
+    accepted_arguments,
     entry,
     feature_info,
     get,
@@ -28,6 +29,7 @@ from official.models.registry import (  # noqa: E402
 )
 
 __all__ = [
+    "accepted_arguments",
     "count_macs",
     "count_parameters",
     "entry",

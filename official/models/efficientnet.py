@@ -38,6 +38,7 @@ COEFFICIENTS = {
 }
 
 
+@registry.forwards_to(mbconv_network)
 def efficientnet(
     variant: str = "b0",
     *,

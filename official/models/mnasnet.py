@@ -32,6 +32,7 @@ B1_STAGES = (
 TABLES = {"a1": A1_STAGES, "b1": B1_STAGES}
 
 
+@registry.forwards_to(mbconv_network)
 def mnasnet(
     variant: str = "a1",
     *,

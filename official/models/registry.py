@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -125,6 +126,34 @@ def get_converted(path: str) -> keras.Model:
     )
     model.load_weights(path)
     return model
+
+
+def forwards_to(target: Callable[..., keras.Model]):
+    """Declares that a builder's **kwargs go on to `target` (a decorator): the arguments a
+    registered name accepts are then the builder's and the target's (`accepted_arguments`)."""
+
+    def declare(builder):
+        builder.forwards_to = target
+        return builder
+
+    return declare
+
+
+def accepted_arguments(name: str) -> set[str]:
+    """Every keyword `get(name, **overrides)` accepts: the builder's parameters, and for a
+    builder taking **kwargs those of the builder it forwards them to (`forwards_to`)."""
+    accepted, builder = set(), entry(name).builder
+    while builder is not None:
+        parameters = inspect.signature(builder).parameters
+        accepted |= {
+            n for n, p in parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD
+        }
+        forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        target = getattr(builder, "forwards_to", None)
+        if forwards and target is None:
+            raise TypeError(f"{builder.__qualname__} takes **kwargs but declares no forwards_to")
+        builder = target if forwards else None
+    return accepted
 
 
 def list_models(family: str | None = None) -> list[str]:

@@ -41,6 +41,7 @@ def split_attention_3x3(x, filters, strides, *, groups, ops, name, radix=2, avd=
     return y
 
 
+@registry.forwards_to(resnet)
 def resnest(depth: int = 50, *, radix: int = 2, avd: bool = True, **kwargs) -> keras.Model:
     """A ResNeSt: `resnet()`'s bottleneck with the split-attention 3x3; every resnet() argument
     applies."""

@@ -72,6 +72,7 @@ def gated_bottleneck(x, width, strides, *, name, gated: Sequence[str] = (), **kw
     return bottleneck_block(x, width, strides, name=name, self_gating=name in gated, **kwargs)
 
 
+@registry.forwards_to(resnet)
 def resnet_rs_3d(
     depth: int = 50,
     *,

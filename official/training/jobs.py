@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
-import inspect
 import logging
 import os
 import sys
@@ -88,15 +87,13 @@ def given_keys(args: Mapping, yaml_config: str | None = None) -> set[str]:
 
 
 def check_model_kwargs(config) -> None:
-    """model.kwargs against the builder's arguments: a misspelt one is refused in one line
-    naming the valid ones (a builder taking **kwargs is checked when it builds)."""
+    """model.kwargs against the builder's arguments (and those of the builder its **kwargs go
+    to): a misspelt one is refused in one line naming the valid ones."""
     builder = models.entry(config.model.name).builder
-    parameters = inspect.signature(builder).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return
-    valid = sorted(set(parameters) - {"name", "num_classes", "input_tensor"})
+    accepted = models.accepted_arguments(config.model.name)
+    valid = sorted(accepted - {"name", "num_classes", "input_tensor"})
     for key in config.model.kwargs:
-        if key not in parameters:
+        if key not in accepted:
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             raise ConfigError(

@@ -257,3 +257,11 @@ def test_each_family_trains_a_few_steps(name):
     # Training-mode losses on one fixed batch (BN uses batch statistics, as while training).
     losses = [float(model.train_on_batch(x, y)) for _ in range(12)]
     assert np.all(np.isfinite(losses)) and np.mean(losses[-3:]) < np.mean(losses[:3])
+
+
+def test_every_name_knows_the_arguments_it_accepts():
+    # builders taking **kwargs declare where they go (registry.forwards_to)
+    for name in models.list_models():
+        assert "num_classes" in models.accepted_arguments(name), name
+    assert {"variant", "bn_epsilon", "padding"} <= models.accepted_arguments("efficientnet_b0")
+    assert {"temporal_kernels", "width_multiplier"} <= models.accepted_arguments("resnetrs50_3d")
