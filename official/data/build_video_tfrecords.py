@@ -127,19 +127,26 @@ def main(argv):
     encode = functools.partial(
         encode_clip, fps=FLAGS.fps, short_side=FLAGS.short_side, quality=FLAGS.jpeg_quality
     )
-    written, failures = shard_writer.convert(
-        splits,
-        classes,
-        FLAGS.output_dir,
-        encode,
-        (video_files.NotAVideoError, OSError),
-        train_shards=FLAGS.train_shards,
-        validation_shards=FLAGS.validation_shards,
-        label_offset=video_record.LABEL_OFFSET,
-        items_per_shard=CLIPS_PER_SHARD,
-        num_workers=FLAGS.num_workers,
-        unit="video",
-    )
+    try:
+        written, failures = shard_writer.convert(
+            splits,
+            classes,
+            FLAGS.output_dir,
+            encode,
+            (video_files.NotAVideoError, OSError),
+            train_shards=FLAGS.train_shards,
+            validation_shards=FLAGS.validation_shards,
+            label_offset=video_record.LABEL_OFFSET,
+            items_per_shard=CLIPS_PER_SHARD,
+            num_workers=FLAGS.num_workers,
+            unit="video",
+        )
+    except shard_writer.ConversionFailed as e:  # one line, as the image converter says it
+        print(
+            f"error: the conversion stopped at {e}; nothing of it was left in {FLAGS.output_dir}.",
+            file=sys.stderr,
+        )
+        sys.exit(1)
     counts = ", ".join(f"{split} {n}" for split, n in written.items())
     print(f"wrote {counts} clips of {len(classes)} classes to {FLAGS.output_dir}")
     if failures:

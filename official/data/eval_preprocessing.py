@@ -50,7 +50,10 @@ class EvalPreprocessing:
 
     def __post_init__(self):
         if self.method not in (*PREPROCESSINGS, TIMM):
-            raise ValueError(f"preprocessing {self.method!r}; use one of {PREPROCESSINGS}.")
+            raise ValueError(
+                f"preprocessing {self.method!r}; use one of {(*PREPROCESSINGS, TIMM)} (timm: "
+                "converted timm weights' own transform)."
+            )
         free = (self.mean_rgb, self.stddev_rgb, self.crop_fraction, self.interpolation)
         if self.method == TIMM and None in free:
             raise ValueError(

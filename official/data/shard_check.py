@@ -4,8 +4,8 @@ An error raised by the input pipeline inside a `tf.function` reaches the program
 text ("truncated record at 268589", or only "End of sequence" where the pipeline's skipping of
 undecodable images swallowed it) with no file name: the shards are read interleaved. On such a
 failure the program walks the shards' record framing (TFRecord: an 8-byte little-endian length,
-a 4-byte CRC of it, the data, a 4-byte CRC of the data), which reads 12 bytes per record and
-no data, and names the first shard whose framing runs past its end.
+a 4-byte CRC of it, the data, a 4-byte CRC of the data), which reads each record's 8-byte
+length and no data, and names the first shard whose framing runs past its end.
 """
 
 from __future__ import annotations
@@ -51,25 +51,30 @@ def first_damaged(files: list[str]) -> tuple[str, str] | None:
     return None
 
 
-def explain(error_line: str, data) -> str:
-    """`error_line` (an input-pipeline failure as one line) with the damaged shard named when
-    the TFRecord shards of `data` (a DataConfig: data_dir, its train and eval splits) have
-    one; unchanged for other sources or when every shard's framing is whole."""
+def explain(error_line: str, data, training: bool) -> str:
+    """`error_line` (a failed read inside the graph, as one line) with the damaged shard named
+    when the TFRecord shards of `data` (a DataConfig: data_dir, its train and eval splits) have
+    one; unchanged for other sources, when every shard's framing is whole, or when the scan
+    itself cannot read them."""
     if data.source != "tfrecord" or not data.data_dir:
         return error_line
     from official.data import pipeline  # (a sibling module; only on this failure path)
 
-    files = []
-    for split in dict.fromkeys((data.train_split, data.eval_split)):
-        try:
-            files += pipeline.list_shards(data.data_dir, split)
-        except FileNotFoundError:
-            continue
-    damaged = first_damaged(files)
+    try:
+        files = []
+        for split in dict.fromkeys((data.train_split, data.eval_split)):
+            try:
+                files += pipeline.list_shards(data.data_dir, split)
+            except FileNotFoundError:
+                continue
+        damaged = first_damaged(files)
+    except (tf.errors.OpError, OSError):
+        return error_line
     if damaged is None:
         return error_line
     path, why = damaged
+    resume = " (the run resumes from its last checkpoint)" if training else ""
     return (
-        f"shard {path} is {why}: copy it again or rebuild the set (the run resumes from its "
-        f"last checkpoint). TensorFlow said: {error_line}"
+        f"shard {path} is {why}: copy it again or rebuild the set{resume}. "
+        f"TensorFlow said: {error_line}"
     )

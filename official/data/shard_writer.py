@@ -161,7 +161,8 @@ def convert(
     output_dir and moved out when complete. A failure (an encoder error that is not one of
     `skip`, raised as ConversionFailed naming the file; Ctrl-C) removes the staging folder, and
     output_dir too when this call made it; other files of an existing output_dir stay, those
-    of the same names are replaced only by a complete conversion."""
+    of the same names are replaced only by a complete conversion, and an earlier conversion's
+    shards of the same splits are removed once the new set is in place."""
     import tensorflow as tf
 
     from official.data import tfrecord
@@ -184,11 +185,18 @@ def convert(
         )
         # the shards, then labels.json, then dataset.json: the record comes with a whole set
         last = {tfrecord.LABELS_FILE: 1, dataset_record.RECORD_FILE: 2}
-        for name in sorted(tf.io.gfile.listdir(staging), key=lambda n: (last.get(n, 0), n)):
+        new = sorted(tf.io.gfile.listdir(staging), key=lambda n: (last.get(n, 0), n))
+        for name in new:
             tf.io.gfile.rename(
                 os.path.join(staging, name), os.path.join(output_dir, name), overwrite=True
             )
         tf.io.gfile.rmtree(staging)
+        # An earlier conversion's shards of these splits with another shard count would match
+        # the pipeline's pattern too and be read beside the new set: the new set replaces them.
+        for split in splits:
+            for path in tf.io.gfile.glob(os.path.join(output_dir, tfrecord.file_pattern(split))):
+                if os.path.basename(path) not in new:
+                    tf.io.gfile.remove(path)
     except BaseException:  # an error, in a worker too, or Ctrl-C: nothing of this run stays
         if tf.io.gfile.exists(staging):
             tf.io.gfile.rmtree(staging)
@@ -209,12 +217,14 @@ def _convert_into(
     train_shards, validation_shards, items_per_shard = counts
     shards = {}
     for split, items in splits.items():
-        given, most = (
-            (train_shards, tfrecord.TRAIN_SHARDS)
+        given, most, per_shard = (
+            (train_shards, tfrecord.TRAIN_SHARDS, items_per_shard)
             if split == "train"
-            else (validation_shards, tfrecord.VALIDATION_SHARDS)
+            # tensorflow/tpu: 1,250 train but 390 validation images a shard (50,000 in 128), so
+            # that as many hosts can each read their own validation files
+            else (validation_shards, tfrecord.VALIDATION_SHARDS, max(1, items_per_shard * 5 // 16))
         )
-        shards[split] = given if given else default_shards(len(items), items_per_shard, most)
+        shards[split] = given if given else default_shards(len(items), per_shard, most)
     tasks = [task + (classes, encode, skip) for task in plan(directory, splits, shards)]
     written, failures = dict.fromkeys(splits, 0), []
     total = sum(len(items) for items in splits.values())

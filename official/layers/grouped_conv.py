@@ -15,6 +15,10 @@ The choice is made when the op is traced, per backend (`fused_is_slow`):
               placer puts it on a GPU or TPU when one is visible, so the fused op is used then.
   JAX         the default backend's platform ('cpu' -> per group).
   PyTorch     always fused (its CPU grouped conv is fast).
+An export is traced too, so a SavedModel or LiteRT file holds the form chosen where it was
+written: exported on a CPU host, the per-group form (correct everywhere; on a GPU server the
+fused op would be faster), exported where a GPU is visible, the fused op (slow if it is then
+served on a CPU). Export on the kind of device that will serve when speed matters.
 """
 
 from __future__ import annotations

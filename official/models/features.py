@@ -8,8 +8,9 @@ layer in the model's layer order) and every neck layer, less the layers the fami
 inside a block never count: the 1x1 convs before a strided 3x3 still run at the previous stage's
 resolution. The head (stages.HEAD_LAYERS) never counts.
 
-timm's `feature_info` is the reference for each row (timm cannot be installed here, so the rows
-were written from its source, not compared numerically): ResNet's act1, layer1..4;
+timm's `feature_info` is the reference for each row, and tests/weights/test_timm_reference.py
+compares the features with timm's own features_only outputs (recorded with timm 1.0.31) for one
+network per layout: ResNet's act1, layer1..4;
 EfficientNet's block outputs; NormFreeNet's pre-activation stem conv, stages and final_conv;
 ResNetV2's stages (the final norm is not a feature).
 """

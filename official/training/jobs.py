@@ -291,8 +291,9 @@ def main(args: Mapping) -> int:
     except (ConfigError, ValueError) as e:  # ranges per replica, data checks
         print(f"error: {errors.one_line(e)}", file=sys.stderr)
         return 1 if watching else 2
-    except tf.errors.OpError as e:  # raised in the graph: a damaged shard is named if there is one
-        print(f"error: {shard_check.explain(errors.one_line(e), config.data)}", file=sys.stderr)
+    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:  # a read in the graph
+        line = shard_check.explain(errors.one_line(e), config.data, args["mode"] in TRAINING_MODES)
+        print(f"error: {line}", file=sys.stderr)
         return 1
     except failures as e:
         print(f"error: {errors.one_line(e)}", file=sys.stderr)

@@ -328,9 +328,11 @@ class RunDirectory:
             failed_start = self._pending is not None and not existed
             raise
         finally:
-            lock.release()
-            if failed_start:  # the folder this command made, holding nothing of a run
+            if failed_start:  # the folder this command made, holding nothing of a run: removed
+                # with its lock inside, while still held, so no other writer can be in it
                 modify(self.path, lambda: tf.io.gfile.rmtree(self.path))
+            else:
+                lock.release()
 
     def started(self) -> None:
         """Writes a new run's params.yaml (inside `writing`, once the run has really started);

@@ -34,16 +34,13 @@ class HubFiles:
 
 
 def is_hub_source(weights) -> bool:
-    """True for what `locate` reads: hf://..., a folder, or a .safetensors file."""
+    """True for what `locate` reads: hf://..., a folder holding model.safetensors, or a
+    .safetensors file."""
     if not isinstance(weights, str):
         return False
-    return weights.startswith(SCHEME) or weights.endswith(".safetensors") or _is_dir(weights)
-
-
-def _is_dir(path: str) -> bool:
-    import tensorflow as tf  # on use only (official/weights/storage.py)
-
-    return tf.io.gfile.isdir(path)
+    if weights.startswith(SCHEME) or weights.endswith(".safetensors"):
+        return True
+    return storage.isdir(weights) and storage.exists(os.path.join(weights, WEIGHTS_FILE))
 
 
 def locate(weights: str) -> HubFiles:
@@ -52,7 +49,7 @@ def locate(weights: str) -> HubFiles:
     if weights.startswith(SCHEME):
         folder = _download(weights.removeprefix(SCHEME))
         return HubFiles(os.path.join(folder, WEIGHTS_FILE), *_read_config(folder, weights))
-    if _is_dir(weights):
+    if storage.isdir(weights):
         path = os.path.join(weights, WEIGHTS_FILE)
         if not storage.exists(path):
             raise FileNotFoundError(
@@ -76,8 +73,8 @@ def _read_config(folder: str, source: str) -> tuple[str | None, dict]:
         raise ValueError(f"weights={source!r}: {path} is not valid JSON ({error}).") from None
     if not isinstance(config, dict) or not isinstance(config.get("architecture"), str):
         raise ValueError(
-            f"weights={source!r}: {path} names no timm \"architecture\"; a timm hub config "
-            "has one (e.g. \"tf_efficientnet_b0\")."
+            f'weights={source!r}: {path} names no timm "architecture"; a timm hub config '
+            'has one (e.g. "tf_efficientnet_b0").'
         )
     cfg = config.get("pretrained_cfg")
     return config["architecture"], cfg if isinstance(cfg, dict) else {}
@@ -105,7 +102,11 @@ def _download(repo_id: str) -> str:
         )
     try:
         import huggingface_hub
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+        from huggingface_hub.errors import (
+            EntryNotFoundError,
+            HfHubHTTPError,
+            LocalEntryNotFoundError,
+        )
     except ImportError:
         raise ImportError(
             f"weights={SCHEME}{repo_id}: fetching from the hub needs huggingface_hub "
@@ -120,12 +121,21 @@ def _download(repo_id: str) -> str:
             "(offline: HF_HUB_OFFLINE, or no network); fetch it once online, or pass the "
             "snapshot folder."
         ) from None
+    except EntryNotFoundError:
+        raise FileNotFoundError(
+            f"weights={SCHEME}{repo_id}: the repository has no {WEIGHTS_FILE}."
+        ) from None
     except HfHubHTTPError as error:
         first = str(error).strip().splitlines()[0]
         raise FileNotFoundError(f"weights={SCHEME}{repo_id}: the hub answered: {first}") from None
     folder = os.path.dirname(weights)
     try:
         huggingface_hub.hf_hub_download(repo_id, CONFIG_FILE, **options)
-    except (LocalEntryNotFoundError, HfHubHTTPError):
-        pass  # a repo without config.json: the architecture must come from --timm_name
+    except (EntryNotFoundError, LocalEntryNotFoundError):
+        pass  # a repo (or cache) without config.json: the architecture must come from elsewhere
+    except HfHubHTTPError as error:
+        first = str(error).strip().splitlines()[0]
+        raise FileNotFoundError(
+            f"weights={SCHEME}{repo_id}: its {CONFIG_FILE} could not be read: {first}"
+        ) from None
     return folder

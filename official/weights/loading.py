@@ -64,7 +64,7 @@ def kind_of(weights) -> str:
             return kind
     if tf_checkpoint.is_checkpoint(weights):
         return "tf"
-    if weights.startswith(hub.SCHEME) or hub.is_hub_source(weights):
+    if hub.is_hub_source(weights):
         return "timm"
     raise ValueError(f"weights={weights!r} is none of the kinds this library reads: {KINDS}.")
 

@@ -15,6 +15,14 @@ def exists(path: str) -> bool:
     return _gfile().exists(path)
 
 
+def isdir(path: str) -> bool:
+    return _gfile().isdir(path)
+
+
+def makedirs(path: str) -> None:
+    _gfile().makedirs(path)
+
+
 def open_file(path: str, mode: str = "rb"):
     return _gfile().GFile(path, mode)
 

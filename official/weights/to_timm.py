@@ -19,9 +19,11 @@ import os
 import keras
 import numpy as np
 
-from official.weights import layouts, strict, timm
+from official.weights import layouts, storage, strict, timm
 
 LAYOUTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "timm_layouts.json.gz")
+# timm's classifier modules (ResNets: fc, EfficientNet/MnasNet: classifier, NFNets: head.fc)
+HEAD_KEYS = ("fc.", "classifier.", "head.fc.")
 
 # Each forward layout change (timm -> ours) and its inverse, given timm's shape.
 _INVERSE = {
@@ -65,8 +67,14 @@ def state_dict(model: keras.Model, mapping: str, timm_name: str) -> dict[str, np
             raise ValueError(f"{path}: its layout change to {key!r} cannot be undone.")
         value = np.asarray(keras.ops.convert_to_numpy(variables[path]), np.float32)
         tensor = inverse(value, layout[key])
-        if tensor.size == np.prod(layout[key]):  # all but a classifier of another class count
+        if tensor.size == np.prod(layout[key]):
             tensor = tensor.reshape(layout[key])
+        elif not key.startswith(HEAD_KEYS):  # only the classifier may have another class count
+            raise ValueError(
+                f"{model.name}: {path} has shape {tuple(value.shape)}, which does not fit "
+                f"{timm_name}'s {key!r} {layout[key]} (another width or input channel count); "
+                "timm's model would not load it."
+            )
         tensors[key] = np.array(tensor, order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
     for key, shape in layout.items():
         if key.endswith(timm.COUNTER):
@@ -83,8 +91,10 @@ def write(
     timm_name: str,
     pretrained_cfg: dict,
 ) -> str:
-    """Writes `folder`/model.safetensors and config.json (complete, or nothing under those
-    names: each is written to a temporary name first); returns the folder."""
+    """Writes `folder`/model.safetensors and config.json, each complete or not at all; returns
+    the folder."""
+    import tempfile
+
     from safetensors.numpy import save_file
 
     tensors = state_dict(model, mapping, timm_name)
@@ -94,11 +104,13 @@ def write(
         "num_classes": num_classes,
         "pretrained_cfg": {**pretrained_cfg, "num_classes": num_classes},
     }
-    os.makedirs(folder, exist_ok=True)
-    weights = os.path.join(folder, "model.safetensors")
-    save_file(tensors, weights + ".tmp")
-    with open(os.path.join(folder, "config.json.tmp"), "w") as f:
-        json.dump(config, f, indent=1)
-    os.replace(weights + ".tmp", weights)
-    os.replace(os.path.join(folder, "config.json.tmp"), os.path.join(folder, "config.json"))
+    # Both files are written locally, then copied into place (any gfile path, gs:// too);
+    # config.json last, so a folder with it names a complete model.safetensors.
+    with tempfile.TemporaryDirectory() as tmp:
+        save_file(tensors, os.path.join(tmp, "model.safetensors"))
+        with open(os.path.join(tmp, "config.json"), "w") as f:
+            json.dump(config, f, indent=1)
+        storage.makedirs(folder)
+        for name in ("model.safetensors", "config.json"):
+            storage.copy_into_place(os.path.join(tmp, name), f"{folder.rstrip('/')}/{name}")
     return folder

@@ -95,24 +95,35 @@ def test_convert_without_shard_counts_writes_shards_for_the_splits_sizes(tmp_pat
     items = [(str(raw / str(i)), i % 2) for i in range(7)]
     splits = {"train": items[:5], "validation": items[5:]}
     out = tmp_path / "out"
-    shards = dict(train_shards=None, validation_shards=None, items_per_shard=3)
-    shard_writer.convert(
-        splits,
-        ["a", "b"],
-        str(out),
-        _encode,
-        (Unreadable,),
-        label_offset=0,
-        progress=False,
-        **shards,
-    )
-    # 5 train items at 3 a shard: 2 shards; 2 validation items: 1
-    assert sorted(n for n in os.listdir(out) if "-of-" in n) == [
+
+    def convert(items_per_shard):
+        shards = dict(train_shards=None, validation_shards=None, items_per_shard=items_per_shard)
+        shard_writer.convert(
+            splits,
+            ["a", "b"],
+            str(out),
+            _encode,
+            (Unreadable,),
+            label_offset=0,
+            progress=False,
+            **shards,
+        )
+        return sorted(n for n in os.listdir(out) if "-of-" in n)
+
+    # 5 train items at 4 a shard: 2 shards; validation at 5/16 of that (tensorflow/tpu's
+    # 390 / 1,250), at least 1 a shard: 2 items, 2 shards
+    assert convert(4) == [
         "train-00000-of-00002",
         "train-00001-of-00002",
-        "validation-00000-of-00001",
+        "validation-00000-of-00002",
+        "validation-00001-of-00002",
     ]
     assert dataset_record.read(str(out)).label_offset == 0
+    # Converted again with other counts: the new set replaces the old shards (which the
+    # pipeline's pattern would otherwise read beside it).
+    (out / "notes.txt").write_text("mine")
+    assert convert(10) == ["train-00000-of-00001", "validation-00000-of-00001"]
+    assert (out / "notes.txt").read_text() == "mine"
 
 
 def test_scan_tree_takes_classes_from_the_first_split_and_shuffles_train(tmp_path):

@@ -66,3 +66,14 @@ def test_a_model_without_a_timm_twin_is_one_line(tmp_path):
     with pytest.raises(SystemExit):
         weights_cli(["export", "--to=timm", f"--model={path}", f"--out={tmp_path / 'out'}"])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_that_timm_could_not_load_is_refused(tmp_path, capsys):
+    # one input channel: the stem kernel no longer fits timm's resnet18 (3 channels)
+    model = models.get("resnet18", num_classes=3, input_shape=(64, 64, 1), padding="symmetric")
+    path = str(tmp_path / "grey.keras")
+    keras_file.save(model, path, EvalPreprocessing(64))
+    with pytest.raises(SystemExit):
+        weights_cli(["export", "--to=timm", f"--model={path}", f"--out={tmp_path / 'out'}"])
+    assert "does not fit resnet18's 'conv1.weight'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
