@@ -7,6 +7,7 @@ import importlib.util
 import os
 
 import numpy as np
+import pytest
 
 from official import models
 from official.weights.__main__ import main as convert_cli
@@ -24,6 +25,7 @@ def _example():
     return module
 
 
+@pytest.mark.slow  # a conversion and a model.fit
 def test_the_segmentation_example_trains_a_head_on_the_frozen_converted_backbone(tmp_path):
     timm_file = write_safetensors(tmp_path, "resnet18", random_state_dict("resnet18"))
     converted = str(tmp_path / "resnet18.weights.h5")

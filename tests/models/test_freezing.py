@@ -95,6 +95,7 @@ def test_fixed_statistics_normalize_with_the_moving_ones_while_gamma_trains():
     assert not np.array_equal(statistics()["stem_bn1/moving_mean"], before["stem_bn1/moving_mean"])
 
 
+@pytest.mark.slow  # every registered name
 def test_backbone_leaves_exactly_the_head_trainable_for_every_name():
     with shapes_only():
         for name in models.list_models():

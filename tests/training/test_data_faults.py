@@ -60,6 +60,7 @@ def test_a_truncated_shard_of_a_converted_set_is_refused_before_anything_is_writ
     assert not os.path.exists(tmp_path / "run")
 
 
+@pytest.mark.slow  # a train_and_eval run
 def test_a_truncated_shard_read_inside_the_graph_is_named(
     sample_dir, tmp_path, capsys, float32_afterwards
 ):

@@ -47,6 +47,7 @@ def _gradients(trainer, images, labels):
     return [[np.asarray(g) for g in trainer.strategy.experimental_local_results(x)] for x in grads]
 
 
+@pytest.mark.slow  # about 30 s: two replicas, XLA, three steps
 @pytest.mark.tensorflow_only
 def test_frozen_stages_stay_bit_identical_on_two_replicas_under_xla_and_remat_matches(
     sample_dir, tmp_path

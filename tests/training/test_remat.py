@@ -32,6 +32,7 @@ def _step(model, forward, seeds, images, labels):
     return np.asarray(logits), [np.asarray(g) for g in grads], statistics
 
 
+@pytest.mark.slow  # about 14 s; the XLA-on-2-replicas case is in test_fine_tuning_controls
 def test_checkpointed_stages_give_the_plain_gradients_and_statistics():
     model = _tiny("resnetrs50", stochastic_depth_rate=0.5)
     seeds = randomness.ReplicaSeeds(model, 0)

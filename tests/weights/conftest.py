@@ -15,7 +15,6 @@ from skimage import data as skdata
 from skimage.transform import resize
 
 from official.data.preprocess import MEAN_RGB, STDDEV_RGB
-
 from official.weights.to_timm import LAYOUTS
 
 

@@ -90,8 +90,8 @@ def test_a_bad_hf_name_is_one_line():
 # model (the path whose logits match timm's: benchmarks/fidelity_timm.py, docs/weights.md).
 HUB_CASES = [
     ("efficientnet_b0", "tf_efficientnet_b0"),
-    ("efficientnet_b0", "efficientnet_b0"),
-    ("resnet18", "resnet18"),
+    pytest.param("efficientnet_b0", "efficientnet_b0", marks=pytest.mark.slow),
+    pytest.param("resnet18", "resnet18", marks=pytest.mark.slow),
     pytest.param("resnetrs50", "resnetrs50", marks=pytest.mark.slow),
     pytest.param("mnasnet_a1", "semnasnet_100", marks=pytest.mark.slow),
     pytest.param("resnest14d", "resnest14d", marks=pytest.mark.slow),

@@ -18,7 +18,7 @@ from official.weights.__main__ import main as weights_cli
 from official.weights.timm_names import TIMM_NAMES
 from tests.weights.conftest import randomize
 
-FAST = {"resnet18", "tf_efficientnet_b0", "efficientnet_b0"}
+FAST = {"resnet18"}
 CASES = [
     pytest.param(name, timm_name, marks=() if timm_name in FAST else pytest.mark.slow)
     for name, timm_name in [
