@@ -33,6 +33,8 @@ def to_rgb_jpeg(data: bytes) -> tuple[bytes, int, int]:
     except UnidentifiedImageError as e:
         # Pillow's message names its BytesIO object ("cannot identify image file <_io...>").
         raise NotAnImageError("no image format Pillow reads (JPEG, PNG, GIF, BMP...)") from e
+    except MemoryError:  # the machine, not the file: a converter worker must stop, not skip
+        raise
     except Image.DecompressionBombError as e:
         raise NotAnImageError(f"too large to convert: {e} Resize it first.") from e
     except Exception as e:  # whatever the decoder raises: the file is listed and skipped

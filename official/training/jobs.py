@@ -117,10 +117,11 @@ def resolve_config(args: Mapping, config=None):
     elif name:
         config = recipes.get(name)
     tpu_flags.apply(config, args)
-    if name and config.data.source == "tfrecord":
+    record = None
+    if config.data.source == "tfrecord":
         record = dataset_record.read(config.data.data_dir)
-        if record is not None:
-            dataset_record.settle(config, record, given_keys(args, yaml_config))
+    if name and record is not None:
+        dataset_record.settle(config, record, given_keys(args, yaml_config))
     validation.check_choice("--mode", args["mode"], MODES)
     validation.validate(config)
     if not config.data.data_dir and name == "sample":
@@ -133,9 +134,8 @@ def resolve_config(args: Mapping, config=None):
         splits = [config.data.train_split] if mode(args) in TRAINING_MODES else []
         splits += [config.data.eval_split] if mode(args) in EVAL_MODES else []
         files = [f for split in splits for f in pipeline.list_shards(config.data.data_dir, split)]
-        shard_record = dataset_record.read(config.data.data_dir)
-        if shard_record is not None:
-            dataset_record.check_shards(shard_record, files)  # a truncated copy, before any work
+        if record is not None:
+            dataset_record.check_shards(record, files)  # a truncated copy, before any work
     check_model_kwargs(config)  # an unknown model or argument fails here, before any work
     return config
 
