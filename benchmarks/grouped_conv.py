@@ -136,6 +136,7 @@ def model_case(rounds: int, image_size: int, batch: int) -> None:
     import tensorflow as tf
 
     from official import models
+    from official.training import speed
 
     keras.utils.set_random_seed(0)
     ours = models.get("resnext50_32x4d", num_classes=10, input_shape=(image_size, image_size, 3))
@@ -151,21 +152,7 @@ def model_case(rounds: int, image_size: int, batch: int) -> None:
     labels = tf.range(batch) % 10
 
     def train_step(model):
-        optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
-        optimizer.build(model.trainable_variables)
-
-        @tf.function
-        def step():
-            with tf.GradientTape() as tape:
-                logits = model(images, training=True)
-                loss = tf.reduce_mean(
-                    keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-                )
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-            return loss
-
-        return lambda: float(step())
+        return speed.sgd_step(model, model.trainable_variables, images, labels)
 
     print(
         f"model: resnext50_32x4d train step ({grouped} grouped convs), {image_size}x{image_size}, "

@@ -43,26 +43,13 @@ def child(name: str, mode: str, batch: int, steps: int) -> None:
     import tensorflow as tf
 
     from official import models
-    from official.training import remat
+    from official.training import remat, speed
 
     keras.utils.set_random_seed(0)
     model = models.get(name, input_shape=(224, 224, 3))
-    forward = remat.forward(model, mode)
-    optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
-    optimizer.build(model.trainable_variables)
     images = tf.random.stateless_uniform((batch, 224, 224, 3), seed=(1, 2))
     labels = tf.range(batch) % 1000
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            logits = forward(images, training=True)
-            loss = tf.reduce_mean(
-                keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-            )
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
+    step = speed.sgd_step(remat.forward(model, mode), model.trainable_variables, images, labels)
 
     built = resident_kib()
     float(step())  # trace and warm up
