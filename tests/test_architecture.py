@@ -150,6 +150,21 @@ def test_only_the_programs_edit_sys_path_once_each():
             assert count == 0, f"{path}: a library module edits sys.path"
 
 
+def test_cpu_mirrored_strategies_come_from_one_place():
+    """official/training/runtime.get_strategy builds the CPU MirroredStrategy with
+    ReductionToOneDevice: two strategies with the default CPU collectives in one process (one
+    pytest worker) reuse collective instance keys and abort each other's all-reduce."""
+    runtime = os.path.join(OFFICIAL, "training", "runtime.py")
+    for folder in (OFFICIAL, os.path.join(ROOT, "tests")):
+        for directory, _, files in os.walk(folder):
+            for file in files:
+                path = os.path.join(directory, file)
+                if file.endswith(".py") and path not in (runtime, os.path.abspath(__file__)):
+                    assert "MirroredStrategy(" not in open(path).read(), (
+                        f"{path} builds a MirroredStrategy; use runtime.get_strategy('mirrored')"
+                    )
+
+
 def _build_libraries() -> dict[str, tuple[str, set[str]]]:
     """BUILD's py_library targets: name -> (the package its glob covers, its deps)."""
     text = open(os.path.join(ROOT, "BUILD")).read()

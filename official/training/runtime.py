@@ -46,6 +46,9 @@ def get_strategy(
         if not tf.config.list_logical_devices("GPU"):
             # No GPU: mirror over the logical CPUs (several when the host CPU was split, e.g.
             # by --num_cpu_devices, to exercise distribution without accelerators).
+            # ReductionToOneDevice, not the default CPU collectives: two of those strategies in
+            # one process reuse collective instance keys and abort each other's all-reduce
+            # ("Shape mismatch in the collective instance 100").
             return tf.distribute.MirroredStrategy(
                 [d.name for d in tf.config.list_logical_devices("CPU")],
                 cross_device_ops=tf.distribute.ReductionToOneDevice(),

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from official.configs import DataConfig
 from official.data import pipeline, tfrecord
+from official.training.runtime import get_strategy
 from tests.data.conftest import encode, write_records
 
 
@@ -48,7 +49,7 @@ def test_global_batch_16_over_two_replicas_gives_8_each(sample_dir):
     images, labels = next(iter(pipeline.build_dataset("train", _config(sample_dir), context)))
     assert images.shape == (8, 32, 32, 3) and labels.shape == (8,)
 
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = get_strategy("mirrored")
     dist = strategy.distribute_datasets_from_function(
         lambda ctx: pipeline.build_dataset("train", _config(sample_dir), ctx)
     )

@@ -160,7 +160,9 @@ def _tf_gradient_step(layer):
 def test_two_replicas_and_xla_give_the_fused_gradients():
     import tensorflow as tf
 
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    from official.training.runtime import get_strategy
+
+    strategy = get_strategy("mirrored")
     with strategy.scope():
         ours, reference, x = _pair(4, 8, 8, 2, "same", True)
     halves = strategy.experimental_distribute_values_from_function(

@@ -9,12 +9,15 @@ import tensorflow as tf
 
 from official.layers import StochasticDepth
 from official.layers.replica_random import Dropout
+from official.training.runtime import get_strategy
 
 pytestmark = pytest.mark.tensorflow_only
 
 
 def _strategy():
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # The library's strategy (ReductionToOneDevice on CPUs): two default MirroredStrategy objects
+    # in one process reuse collective instance keys and abort each other's all-reduce.
+    return get_strategy("mirrored")
 
 
 def _masks_in_strategy_run(layer_class, seed):

@@ -3,12 +3,12 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from keras.ops import convert_to_numpy as to_numpy  # (torch tensors that require grad)
 
 from official import models
 from official.layers import StandardizedConv2D
 from official.models.resnet import BLOCKS, blocks_for_depth, resnet
+from official.training.runtime import get_strategy
 
 TINY = dict(width_multiplier=0.25, num_classes=10)
 
@@ -213,7 +213,7 @@ def test_bad_arguments_raise_clear_errors():
 @pytest.mark.slow
 @pytest.mark.tensorflow_only
 def test_trains_under_mirrored_strategy_on_two_cpus():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = get_strategy("mirrored")
     assert strategy.num_replicas_in_sync == 2
     rng = np.random.default_rng(0)
     x = rng.uniform(size=(16, 32, 32, 3)).astype("float32")
