@@ -25,6 +25,7 @@ from official.models.registry import (  # noqa: E402
     get,
     get_converted,
     list_models,
+    parameter_count,
     register,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "get",
     "get_converted",
     "list_models",
+    "parameter_count",
     "register",
 ]

@@ -24,10 +24,9 @@ TABLE_END = "<!-- model-table:end -->"
 def model_table() -> str:
     """A Markdown table of every registered model and its parameter count at 1000 classes."""
     rows = ["| model | family | parameters |", "|---|---|---:|"]
-    with models.counting.shapes_only():
-        for name in models.list_models():
-            params = models.count_parameters(models.get(name))
-            rows.append(f"| {name} | {models.entry(name).family} | {params:,} |")
+    for name in models.list_models():
+        params = models.parameter_count(name)
+        rows.append(f"| {name} | {models.entry(name).family} | {params:,} |")
     return "\n".join(rows)
 
 

@@ -74,4 +74,4 @@ def test_narrow_networks_follow_the_same_derivation(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", RELEASED)
 def test_full_networks_have_the_released_counts(name):
-    assert models.count_parameters(models.get(name)) == RELEASED[name][1]
+    assert models.parameter_count(name) == RELEASED[name][1]

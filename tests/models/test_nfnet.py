@@ -14,7 +14,7 @@ from official.training.agc import with_agc
 
 @pytest.mark.slow
 def test_nfnet_f0_parameter_count_matches_the_released_model():
-    assert models.count_parameters(models.get("nfnet_f0")) == 71_489_284
+    assert models.parameter_count("nfnet_f0") == 71_489_284
 
 
 def test_nfnet_structure():

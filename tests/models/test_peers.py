@@ -19,14 +19,14 @@ from official.models import attention
     [("efficientnet_b0", 5_288_548), ("mnasnet_a1", 3_887_038), ("mnasnet_b1", 4_383_312)],
 )
 def test_exact_parameter_counts(name, expected):
-    assert models.count_parameters(models.get(name)) == expected
+    assert models.parameter_count(name) == expected
 
 
 @pytest.mark.slow
 def test_shufflenet_parameter_count_near_the_paper():
     # ShuffleNet v1 1x g=3: "about 1.9M" (table 2); we get 1,865,728. Residual Attention
     # counts: tests/models/test_attention.py; EfficientNet scaling: test_efficientnet.py.
-    count = models.count_parameters(models.get("shufflenet_g3"))
+    count = models.parameter_count("shufflenet_g3")
     assert abs(count - 1.9e6) / 1.9e6 < 0.03, count
 
 

@@ -265,3 +265,12 @@ def test_every_name_knows_the_arguments_it_accepts():
         assert "num_classes" in models.accepted_arguments(name), name
     assert {"variant", "bn_epsilon", "padding"} <= models.accepted_arguments("efficientnet_b0")
     assert {"temporal_kernels", "width_multiplier"} <= models.accepted_arguments("resnetrs50_3d")
+
+
+def test_parameter_count_is_the_built_models_count_and_refuses_weights():
+    kwargs = _tiny_kwargs("resnet18")
+    assert models.parameter_count("resnet18", **kwargs) == models.count_parameters(
+        models.get("resnet18", **kwargs)
+    )
+    with pytest.raises(ValueError, match="weights= does not apply"):
+        models.parameter_count("resnet18", weights="resnet18.safetensors")

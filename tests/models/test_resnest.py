@@ -13,7 +13,7 @@ from official.layers.split_attention import attention_filters, split_attention_c
 
 @pytest.mark.slow
 def test_resnest50d_parameter_count_matches_spec():
-    assert models.count_parameters(models.get("resnest50d")) == 27_483_240
+    assert models.parameter_count("resnest50d") == 27_483_240
 
 
 def test_structure_deep_stem_avd_and_attention_width():

@@ -32,7 +32,7 @@ REFERENCE_PARAMETERS = {
 @pytest.mark.slow
 @pytest.mark.parametrize("name,expected", REFERENCE_PARAMETERS.items())
 def test_parameter_counts_match_spec(name, expected):
-    assert models.count_parameters(models.get(name)) == expected
+    assert models.parameter_count(name) == expected
 
 
 def test_group_norm_replaces_every_batch_norm_and_keeps_the_count():

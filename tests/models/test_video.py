@@ -40,8 +40,7 @@ def hand_count(num_classes: int, se_ratio: float = 0.25) -> int:
 
 
 def test_parameter_count_equals_the_hand_count_of_the_official_layout():
-    model = models.get("resnetrs50_3d", num_classes=400)
-    assert models.count_parameters(model) == hand_count(400) == 48_129_840
+    assert models.parameter_count("resnetrs50_3d", num_classes=400) == hand_count(400) == 48_129_840
 
 
 def test_layout_and_temporal_strides_on_a_32_frame_clip():

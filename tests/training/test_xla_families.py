@@ -15,13 +15,13 @@ from official.configs import overrides, recipes
 from official.training import loop
 from official.training.runtime import get_strategy
 
-# One tiny model per family: one block per stage (or module), a fraction of the width.
+# One tiny model per family: one block per stage (or module), a fraction of the width. MnasNet
+# is built from EfficientNet's blocks (official/models/mbconv.py): efficientnet_b0 compiles them.
 FAMILIES = {
     "resnetrs50": dict(width_multiplier=0.25, block_repeats=(1, 1, 1, 1)),
     "resnest14d": dict(width_multiplier=0.25, block_repeats=(1, 1, 1, 1)),
     "nfnet_f0": dict(width_multiplier=0.125, block_repeats=(1, 1, 1, 1)),
     "efficientnet_b0": dict(width_multiplier=0.25, block_repeats=(1,) * 7),
-    "mnasnet_a1": dict(width_multiplier=0.25, block_repeats=(1,) * 7),
     "shufflenet_g3": dict(scale=0.25, block_repeats=(1, 1, 1)),
     "attention56": dict(width_multiplier=0.125, modules=(1, 1, 1)),
     "resnetrs50_3d": dict(
