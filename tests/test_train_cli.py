@@ -158,6 +158,50 @@ def test_multi_worker_resumes_every_worker_from_the_chiefs_checkpoint(sample_dir
 
 
 @pytest.mark.slow
+def test_a_stopped_worker_stops_the_other_with_one_line_naming_it(sample_dir, tmp_path):
+    """Worker 1 is sent SIGSTOP once worker 0 has logged a training loop: worker 0 exits (the
+    coordination service misses worker 1's heartbeats) with one line naming worker 1 and the
+    checkpoint to resume from, instead of waiting in its collective forever."""
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    # 50 epochs of 10 steps: far more than the test lets worker 0 run before the stop.
+    settings = {**MULTI_WORKER, "train.epochs": 50}
+    procs = []
+    for index in range(2):
+        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        cmd = train_cmd(tmp_path / "run", sample_dir, settings, "--strategy=multi_worker")
+        procs.append(
+            subprocess.Popen(
+                [*cmd, "--mode=train"],
+                env={**os.environ, "TF_CONFIG": json.dumps(task)},
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    chief, other = procs
+    try:
+        seen = []
+        for line in chief.stderr:  # until worker 0 reports a loop: both are training
+            seen.append(line)
+            if re.search(r"step \d+  loss", line):
+                break
+        else:
+            raise AssertionError("".join(seen)[-3000:])
+        other.send_signal(signal.SIGSTOP)
+        rest = chief.communicate(timeout=300)[1]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    last = rest.strip().splitlines()[-1]
+    assert chief.returncode == 1, rest[-3000:]
+    assert last.startswith("error: worker 1 stopped sending heartbeats"), last
+    assert "restart every worker to resume from" in last or "start again" in last, last
+
+
+@pytest.mark.slow
 def test_multi_worker_refuses_workers_at_different_steps(sample_dir, tmp_path):
     """Worker 1 cannot see the chief's checkpoints (another model_dir, as with a model_dir on a
     worker's local disk): both refuse to start, with one line, before any step."""

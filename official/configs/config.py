@@ -242,6 +242,10 @@ class RuntimeConfig(Checked):
     precision: str = "auto"
     xla: bool = False
     seed: int = 0
+    # multi_worker: a collective that waits longer than this for another worker stops the run
+    # with one line naming it (training/worker_failures.py); a worker that stops sending
+    # heartbeats is caught sooner by TensorFlow's coordination service.
+    collective_timeout_seconds: float = 600.0
 
 
 @dataclasses.dataclass

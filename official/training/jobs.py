@@ -29,7 +29,7 @@ from official.configs.overrides import ConfigError
 from official.console import errors
 from official.data import checks, dataset_record, pipeline, samples, shard_check, video_samples
 from official.serving import saved_model
-from official.training import checkpoints, exporting, loop, run_dir
+from official.training import checkpoints, exporting, loop, run_dir, worker_failures
 from official.training import continuous_eval as watcher
 from official.training.divergence import TrainingDiverged
 from official.training.runtime import POLICIES, device_kind, get_strategy, resolve_precision
@@ -165,8 +165,15 @@ def start(config, num_cpu_devices: int = 1):
             cpu, [tf.config.LogicalDeviceConfiguration()] * num_cpu_devices
         )
     runtime = config.runtime
-    strategy = get_strategy(runtime.strategy, runtime.tpu, runtime.tpu_zone, runtime.gcp_project)
-    precision = resolve_precision(runtime.precision, device_kind(strategy))
+    strategy = get_strategy(
+        runtime.strategy,
+        runtime.tpu,
+        runtime.tpu_zone,
+        runtime.gcp_project,
+        runtime.collective_timeout_seconds,
+    )
+    family = models.entry(config.model.name).family
+    precision = resolve_precision(runtime.precision, device_kind(strategy), family=family)
     keras.mixed_precision.set_global_policy(POLICIES[precision])
     return strategy, precision
 
@@ -205,7 +212,18 @@ def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devic
             trainer = loop.Trainer(config, strategy, model_dir, loss_scale=precision == "float16")
             if handle is not None:
                 handle.started()  # model built, weights initialized: params.yaml now
-            results = loop.train(trainer, mode == "train_and_eval")
+            try:
+                results = loop.train(trainer, mode == "train_and_eval")
+            except tf.errors.OpError as e:
+                several_workers = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                if not (several_workers and worker_failures.is_worker_failure(e)):
+                    raise
+                line = worker_failures.explain(
+                    e,
+                    config.runtime.collective_timeout_seconds,
+                    tf.train.latest_checkpoint(model_dir),
+                )
+                raise RuntimeError(line) from None
             if mode == "train_and_eval" and "top1" not in results:
                 results.update(trainer.evaluate(loop.distributed_datasets(trainer, False)))
             if chief:

@@ -105,6 +105,15 @@ class Trainer:
         keras.utils.set_random_seed(config.runtime.seed)
         with strategy.scope():
             self.model = build_model(config)
+        if self.model.compute_dtype == "bfloat16" and runtime.device_kind(strategy) == "cpu":
+            kept = runtime.cpu_bfloat16_layers(self.model)
+            if kept:
+                log.info(
+                    "%d layers (%s) compute in float32 under bfloat16 on this CPU, where their "
+                    "bfloat16 kernels are slower (docs/distributed.md, 'Precision').",
+                    len(kept),
+                    ", ".join(sorted({type(self.model.get_layer(n)).__name__ for n in kept})),
+                )
         self.replica_seeds = randomness.ReplicaSeeds(self.model, config.runtime.seed)
         if config.train.init_weights:
             # Before the EMA copies the weights; a resumed run's restore() overwrites them.

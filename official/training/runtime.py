@@ -5,7 +5,9 @@ Strategies by name: the same model and loop on TPU, GPUs, many workers or CPU.
 Precision (runtime.precision; docs/distributed.md, "Precision"): the Keras mixed-precision
 policy of a run. auto: bfloat16 on TPUs; float16 (with loss scaling) on GPUs; on CPUs bfloat16
 where the CPU has native bfloat16 arithmetic (the AVX512_BF16 or AMX-BF16 flags, read from
-/proc/cpuinfo: detected, never assumed), float32 otherwise.
+/proc/cpuinfo: detected, never assumed), float32 otherwise, and float32 for the families that
+train slower in bfloat16 on such a CPU (CPU_BFLOAT16_LOSES, measured). Under bfloat16 on a CPU
+the Trainer keeps the layers whose bfloat16 kernels are slow in float32 (CPU_FLOAT32_LAYERS).
 
 XLA (runtime.xla; docs/distributed.md, "XLA"): one replica (the default or a one-device
 strategy): the whole replica step, optimizer update included, is one XLA program.
@@ -17,18 +19,29 @@ TPUStrategy compiles the whole step with XLA anyway.
 
 from __future__ import annotations
 
+import logging
+
+import keras
 import tensorflow as tf
 
 from official.configs.validation import PRECISIONS, STRATEGIES
 
+log = logging.getLogger("official.train")
+
 
 def get_strategy(
-    name: str, tpu: str = "", zone: str = "", project: str = ""
+    name: str,
+    tpu: str = "",
+    zone: str = "",
+    project: str = "",
+    collective_timeout_seconds: float | None = None,
 ) -> tf.distribute.Strategy:
     """tpu: `tpu` is a TPU name, a grpc:// address, or 'local' on a TPU VM; a name is looked up
     in `zone` and `project` (default: this VM's own, from its metadata).
     mirrored: every local GPU (or the CPU when there is none). multi_worker: TF_CONFIG names the
-    cluster. one_device: the first GPU, else the CPU. cpu: the default strategy on the CPU."""
+    cluster; a collective waiting longer than `collective_timeout_seconds` for another worker
+    fails (official/training/worker_failures.py; None: it waits). one_device: the first GPU,
+    else the CPU. cpu: the default strategy on the CPU."""
     if name == "tpu":
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
@@ -55,7 +68,10 @@ def get_strategy(
             )
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        options = tf.distribute.experimental.CommunicationOptions(
+            timeout_seconds=collective_timeout_seconds
+        )
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     if name == "one_device":
         gpus = tf.config.list_logical_devices("GPU")
         return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
@@ -98,8 +114,18 @@ def cpu_has_native_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     return any(flag in cpu_flags(cpuinfo) for flag in BF16_CPU_FLAGS)
 
 
-def resolve_precision(precision: str, device_kind: str, cpuinfo: str = "/proc/cpuinfo") -> str:
-    """'float32', 'bfloat16' or 'float16' for runtime.precision on a 'tpu', 'gpu' or 'cpu'."""
+# Families that train slower in mixed_bfloat16 than in float32 on a CPU with native bfloat16
+# even with CPU_FLOAT32_LAYERS in float32: their elementwise ops (swish, squeeze-excite scales,
+# BN), which TensorFlow's CPU kernels run slower in bfloat16, outweigh the convolutions.
+# bfloat16 / float32 training speed, benchmarks/precision_per_family.py (RESULTS.md).
+CPU_BFLOAT16_LOSES = {"efficientnet": 0.91, "mnasnet": 0.92, "shufflenet": 0.85}
+
+
+def resolve_precision(
+    precision: str, device_kind: str, cpuinfo: str = "/proc/cpuinfo", family: str | None = None
+) -> str:
+    """'float32', 'bfloat16' or 'float16' for runtime.precision on a 'tpu', 'gpu' or 'cpu', for
+    a model of `family` (official.models.entry(name).family; None: any)."""
     if precision not in PRECISIONS:
         raise ValueError(f"runtime.precision={precision!r}; use {', '.join(PRECISIONS)}.")
     if precision != "auto":
@@ -108,7 +134,18 @@ def resolve_precision(precision: str, device_kind: str, cpuinfo: str = "/proc/cp
         return "bfloat16"
     if device_kind == "gpu":
         return "float16"
-    return "bfloat16" if cpu_has_native_bfloat16(cpuinfo) else "float32"
+    if not cpu_has_native_bfloat16(cpuinfo):
+        return "float32"
+    if family in CPU_BFLOAT16_LOSES:
+        log.info(
+            "runtime.precision auto: float32, as %s trains %.2fx as fast in bfloat16 on a CPU "
+            "(benchmarks/RESULTS.md, 'Precision per family'); runtime.precision=bfloat16 "
+            "forces it.",
+            family,
+            CPU_BFLOAT16_LOSES[family],
+        )
+        return "float32"
+    return "bfloat16"
 
 
 # ---- XLA --------------------------------------------------------------------------------------
@@ -139,3 +176,21 @@ class PerReplicaJit:
         if replica not in self.compiled:
             self.compiled[replica] = tf.function(self.fn, jit_compile=True)
         return self.compiled[replica](*args)
+
+
+# ---- CPU bfloat16 ------------------------------------------------------------------------------
+# Layers whose bfloat16 kernels are slower than their float32 ones on CPUs (TF profiler op
+# times: benchmarks/precision_per_family.py --profile; docs/distributed.md, "Precision").
+CPU_FLOAT32_LAYERS: tuple[type, ...] = (keras.layers.DepthwiseConv2D,)
+
+
+def cpu_bfloat16_layers(model) -> list[str]:
+    """Makes the layers of CPU_FLOAT32_LAYERS in `model` compute in float32 (their inputs are
+    cast up, their outputs down by the next layer); under mixed_bfloat16 their variables are
+    float32 already, so weights and checkpoints are unchanged. Returns their names."""
+    kept = []
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, CPU_FLOAT32_LAYERS) and layer.compute_dtype != "float32":
+            layer.dtype_policy = "float32"
+            kept.append(layer.name)
+    return kept

@@ -1,9 +1,11 @@
 """runtime.precision 'auto' (docs/distributed.md, "Precision")."""
 
+import logging
 import os
 
 import pytest
 
+from official import models
 from official.training import runtime
 
 # /proc/cpuinfo excerpts: a Cooper Lake Xeon (AVX512_BF16), a Sapphire Rapids one (AMX-BF16
@@ -51,3 +53,16 @@ def test_this_machine():
         flags = next(line for line in f if line.startswith("flags")).split()
     native = "avx512_bf16" in flags or "amx_bf16" in flags
     assert runtime.resolve_precision("auto", "cpu") == ("bfloat16" if native else "float32")
+
+
+def test_auto_keeps_float32_for_a_family_whose_bfloat16_training_is_slower(tmp_path, caplog):
+    """runtime.CPU_BFLOAT16_LOSES, measured by benchmarks/precision_per_family.py."""
+    native = cpuinfo(tmp_path, COOPER_LAKE)
+    with caplog.at_level(logging.INFO, logger="official.train"):
+        assert runtime.resolve_precision("auto", "cpu", native, family="efficientnet") == "float32"
+    assert "float32, as efficientnet trains" in caplog.text
+    assert runtime.resolve_precision("auto", "cpu", native, family="resnet") == "bfloat16"
+    # Asked for, and on accelerators, the family does not matter.
+    assert runtime.resolve_precision("bfloat16", "cpu", native, family="efficientnet") == "bfloat16"
+    assert runtime.resolve_precision("auto", "tpu", native, family="efficientnet") == "bfloat16"
+    assert set(runtime.CPU_BFLOAT16_LOSES) <= {models.entry(n).family for n in models.list_models()}
