@@ -249,6 +249,18 @@ class RuntimeConfig(Checked):
 
 
 @dataclasses.dataclass
+class ExportConfig(Checked):
+    """What a training run writes at its end besides its checkpoints, model.keras and (in
+    train_and_eval) its SavedModel (docs/training.md, "Exports at the end of a run")."""
+
+    GROUP = "export"
+
+    # 'timm': the model as timm's hub layout in <model_dir>/timm/ (model.safetensors +
+    # config.json, official/weights/to_timm.py); checked when the run starts.
+    formats: list = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
 class ExperimentConfig:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
@@ -256,3 +268,4 @@ class ExperimentConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
     video: VideoConfig = dataclasses.field(default_factory=VideoConfig)
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)

@@ -260,10 +260,25 @@ def _lr_multipliers(optimizer) -> str | None:
     return None
 
 
+# official/training/exporting.py writes each at the end of a training run.
+EXPORT_FORMATS = ("timm",)
+
+
+def _export_formats(export) -> str | None:
+    formats = export.formats
+    if not isinstance(formats, list | tuple):
+        return f"export.formats={formats!r} is not a list; use e.g. ['timm']."
+    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    if unknown:
+        return f"export.formats entry {unknown[0]!r} is not known; use {', '.join(EXPORT_FORMATS)}."
+    return None
+
+
 RULES: tuple[tuple[str, Callable], ...] = (
     ("data", _video_data),
     ("data", _pseudo_labels),
     ("video", _aspect_ratios),
+    ("export", _export_formats),
     ("train", _one_of),
     ("train", _divergence_guard),
     ("train", _freeze_part),

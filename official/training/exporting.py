@@ -118,26 +118,14 @@ def export_run_litert(
         )
 
 
-def write_timm(source: str, out: str, timm_name: str | None = None) -> str:
-    """`python -m official.weights export --to=timm`: a training run's directory, a `.keras`
-    file or a converter's `.weights.h5` written as timm's hub snapshot layout (model.safetensors
-    + config.json, its pretrained_cfg from the eval preprocessing the model was made for:
-    official/weights/to_timm.py). The timm twin is the one whose conventions the model's layers
-    have (or `timm_name`). Returns a one-line summary."""
+def timm_twin(model, timm_name: str | None = None, source: str = "the model") -> tuple[str, str]:
+    """(timm name, official/weights/timm.py mapping) that `model` (built by official.models)
+    writes as: its registered name's timm twin whose conventions its layers have, or
+    `timm_name`. A ValueError in one line where there is none."""
     from official import models
     from official.models.counting import shapes_only
-    from official.weights import conventions, converted, timm_names, to_timm
+    from official.weights import conventions, timm_names
 
-    if source.endswith(".weights.h5"):
-        model = models.get_converted(source)
-        record = (converted.read_metadata(source) or {}).get("preprocessing")
-        preprocessing = EvalPreprocessing.from_json(json.dumps(record), source) if record else None
-    else:
-        path = run_dir.model_file_of(source)
-        if not path.endswith(".keras"):
-            raise ValueError(f"{source}: give a run directory, a .keras or a .weights.h5 file.")
-        model, preprocessing, _ = keras_file.load(path)
-    preprocessing = preprocessing or EvalPreprocessing(224)
     name = model.name
     try:
         entry = models.entry(name)
@@ -161,6 +149,43 @@ def write_timm(source: str, out: str, timm_name: str | None = None) -> str:
             f"{name}'s layers compute none of {wanted} (their padding / BN epsilon conventions "
             "differ from this model's): build it with those conventions (docs/weights.md)."
         )
-    mapping = timm_names.TIMM_MAPPING[entry.family]
+    return chosen, timm_names.TIMM_MAPPING[entry.family]
+
+
+def check_export_formats(config, model) -> None:
+    """At the start of a run, before its record: a ValueError in one line for an export.formats
+    entry the run's model cannot be written as at its end (timm: no twin, other conventions,
+    or another width than timm's model, whose tensors timm could not load)."""
+    if "timm" not in config.export.formats:
+        return
+    from official.weights import to_timm
+
+    try:
+        chosen, mapping = timm_twin(model)
+        to_timm.state_dict(model, mapping, chosen)
+    except ValueError as e:
+        raise ValueError(f"export.formats 'timm': {e}") from None
+
+
+def write_timm(source: str, out: str, timm_name: str | None = None) -> str:
+    """`python -m official.weights export --to=timm`: a training run's directory, a `.keras`
+    file or a converter's `.weights.h5` written as timm's hub snapshot layout (model.safetensors
+    + config.json, its pretrained_cfg from the eval preprocessing the model was made for:
+    official/weights/to_timm.py). The timm twin is the one whose conventions the model's layers
+    have (or `timm_name`). Returns a one-line summary."""
+    from official import models
+    from official.weights import converted, to_timm
+
+    if source.endswith(".weights.h5"):
+        model = models.get_converted(source)
+        record = (converted.read_metadata(source) or {}).get("preprocessing")
+        preprocessing = EvalPreprocessing.from_json(json.dumps(record), source) if record else None
+    else:
+        path = run_dir.model_file_of(source)
+        if not path.endswith(".keras"):
+            raise ValueError(f"{source}: give a run directory, a .keras or a .weights.h5 file.")
+        model, preprocessing, _ = keras_file.load(path)
+    preprocessing = preprocessing or EvalPreprocessing(224)
+    chosen, mapping = timm_twin(model, timm_name, source)
     to_timm.write(out, model, mapping, chosen, preprocessing.to_pretrained_cfg())
-    return f"wrote {out}/model.safetensors and config.json: {name} as timm's {chosen}"
+    return f"wrote {out}/model.safetensors and config.json: {model.name} as timm's {chosen}"

@@ -210,6 +210,7 @@ def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devic
         writing = run_directory.writing(config) if chief else contextlib.nullcontext()
         with writing as handle:
             trainer = loop.Trainer(config, strategy, model_dir, loss_scale=precision == "float16")
+            exporting.check_export_formats(config, trainer.model)  # before the record
             if handle is not None:
                 handle.started()  # model built, weights initialized: params.yaml now
             try:
@@ -229,6 +230,8 @@ def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devic
             if chief:
                 if config.data.kind == "image":  # a video model is served by its export
                     exporting.save_model_file(trainer, run_directory.model_file)
+                if "timm" in config.export.formats:
+                    results["timm"] = exporting.write_timm(model_dir, f"{model_dir}/timm")
                 if mode == "train_and_eval":
                     previous = saved_model.newest_version(export_dir or f"{model_dir}/export")
                     if previous and results.get("start_step", 0) >= trainer.total_steps:
@@ -324,4 +327,6 @@ def main(args: Mapping) -> int:
         )
     if "export" in results:
         print(f"exported SavedModel: {results['export']}")
+    if "timm" in results:
+        print(results["timm"])
     return 0
