@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -29,6 +27,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
+from benchmarks.rounds import alternate  # noqa: E402
 from official.layers.grouped_conv import GroupedConv2D, grouped_convolution  # noqa: E402
 
 
@@ -84,20 +83,6 @@ def machine_line(backend: str) -> str:
         f"device: CPU, {os.cpu_count()} CPU cores ({processor}); keras {keras.__version__}, "
         f"keras backend {backend} {version}"
     )
-
-
-def alternate(variants: dict, rounds: int) -> dict:
-    """Median seconds per call of each variant: one untimed call each, then `rounds` rounds that
-    call each variant once in turn."""
-    for fn in variants.values():
-        fn()
-    times = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def conv_case(rounds: int) -> None:

@@ -27,8 +27,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks.grouped_conv import alternate  # noqa: E402
 from benchmarks.precision_per_family import steps  # noqa: E402
+from benchmarks.rounds import alternate  # noqa: E402
 from official import models  # noqa: E402
 from official.training import speed  # noqa: E402
 from official.weights.timm_names import TIMM_NAMES  # noqa: E402

@@ -24,7 +24,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks.grouped_conv import alternate  # noqa: E402
+from benchmarks.rounds import alternate  # noqa: E402
 from official import models  # noqa: E402
 from official.training import op_profile, speed  # noqa: E402
 from official.training.runtime import cpu_bfloat16_layers  # noqa: E402

@@ -11,23 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
+import os
+import sys
 
 import timm
 import torch
 
-
-def _median_seconds(calls: dict, rounds: int) -> dict:
-    for fn in calls.values():
-        fn()
-    times = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, fn in calls.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.rounds import alternate  # noqa: E402
 
 
 def train_step(model, images, labels, bfloat16: bool):
@@ -53,11 +44,11 @@ def measure(name: str, image_size: int, batch: int, rounds: int) -> dict:
         "f32": train_step(models["f32"], images, labels, False),
         "bf16": train_step(models["bf16"], images, labels, True),
     }
-    seconds = _median_seconds(calls, rounds)
+    seconds = alternate(calls, rounds)
     model = models["f32"].eval()
     one, many = images[:1], torch.rand(32, 3, image_size, image_size)
     with torch.inference_mode():
-        latency = _median_seconds({"b1": lambda: model(one), "b32": lambda: model(many)}, rounds)
+        latency = alternate({"b1": lambda: model(one), "b32": lambda: model(many)}, rounds)
     return {
         "train_f32": batch / seconds["f32"],
         "train_bf16": batch / seconds["bf16"],

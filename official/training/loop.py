@@ -112,7 +112,7 @@ class Trainer:
                     "%d layers (%s) compute in float32 under bfloat16 on this CPU, where their "
                     "bfloat16 kernels are slower (docs/distributed.md, 'Precision').",
                     len(kept),
-                    ", ".join(sorted({type(self.model.get_layer(n)).__name__ for n in kept})),
+                    ", ".join(sorted({type(layer).__name__ for layer in kept})),
                 )
         self.replica_seeds = randomness.ReplicaSeeds(self.model, config.runtime.seed)
         if config.train.init_weights:

@@ -187,10 +187,10 @@ CPU_FLOAT32_LAYERS: tuple[type, ...] = (keras.layers.DepthwiseConv2D,)
 def cpu_bfloat16_layers(model) -> list[str]:
     """Makes the layers of CPU_FLOAT32_LAYERS in `model` compute in float32 (their inputs are
     cast up, their outputs down by the next layer); under mixed_bfloat16 their variables are
-    float32 already, so weights and checkpoints are unchanged. Returns their names."""
+    float32 already, so weights and checkpoints are unchanged. Returns those layers."""
     kept = []
     for layer in model._flatten_layers(include_self=False):
         if isinstance(layer, CPU_FLOAT32_LAYERS) and layer.compute_dtype != "float32":
             layer.dtype_policy = "float32"
-            kept.append(layer.name)
+            kept.append(layer)
     return kept

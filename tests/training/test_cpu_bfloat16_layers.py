@@ -19,7 +19,7 @@ TINY = dict(num_classes=4, input_shape=(32, 32, 3), width_multiplier=0.25, block
 def test_only_the_listed_layers_go_to_float32_and_the_weights_do_not_change():
     model = models.get("efficientnet_b0", **TINY)
     names = [w.path for w in model.weights]
-    kept = runtime.cpu_bfloat16_layers(model)
+    kept = [layer.name for layer in runtime.cpu_bfloat16_layers(model)]
     depthwise = [
         layer.name for layer in model.layers if isinstance(layer, keras.layers.DepthwiseConv2D)
     ]
