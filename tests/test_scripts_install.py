@@ -111,6 +111,7 @@ LITERT = ("ai_edge_litert", "runs .tflite files with ai-edge-litert", SKIMAGE[2]
     "script,has_help,extra",
     [
         ("benchmarks/input_pipeline.py", True, SKIMAGE),
+        ("benchmarks/skipping_decode.py", True, SKIMAGE),
         ("benchmarks/serving_latency.py", True, SKIMAGE),
         ("benchmarks/data_ops_differences.py", False, SKIMAGE),
         ("benchmarks/fidelity_timm.py", True, TORCH),

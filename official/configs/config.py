@@ -242,10 +242,12 @@ class RuntimeConfig(Checked):
     precision: str = "auto"
     xla: bool = False
     seed: int = 0
-    # multi_worker: a collective that waits longer than this for another worker stops the run
-    # with one line naming it (training/worker_failures.py); a worker that stops sending
-    # heartbeats is caught sooner by TensorFlow's coordination service.
-    collective_timeout_seconds: float = 600.0
+    # multi_worker: a worker that stops sending heartbeats (killed, stopped, its VM gone) stops
+    # the others through TensorFlow's coordination service, always. > 0: also a collective
+    # that waits longer than this for a worker alive but stuck (training/worker_failures.py).
+    # Off (0) by default: TensorFlow times each collective with a thread of its own that
+    # sleeps the whole timeout, so threads pile up with the collectives run (a debugging aid).
+    collective_timeout_seconds: float = 0.0
 
 
 @dataclasses.dataclass

@@ -104,7 +104,7 @@ RANGES: dict[str, Range] = {
     "train.divergence_loops": AT_LEAST_ONE,
     "train.head_only_epochs": NON_NEGATIVE,  # 0: off
     "runtime.seed": SEED,
-    "runtime.collective_timeout_seconds": POSITIVE,
+    "runtime.collective_timeout_seconds": NON_NEGATIVE,  # 0: off
     # clips (data.kind: video; CHOICES has num_test_crops, RULES the aspect-ratio order)
     "video.num_frames": AT_LEAST_ONE,
     "video.temporal_stride": AT_LEAST_ONE,

@@ -22,7 +22,7 @@ import functools
 import tensorflow as tf
 
 from official.configs.config import DataConfig, VideoConfig
-from official.data import pipeline, preprocess, video_record
+from official.data import pipeline, preprocess, seeds, video_record
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -35,10 +35,11 @@ def train_frame_indices(length, num_frames: int, stride: int, offset) -> tf.Tens
 
 def random_train_offset(length, num_frames: int, stride: int, seed=None) -> tf.Tensor:
     """Uniform in [0, length - (num_frames - 1) * stride) when the clip fits in the video,
-    otherwise in [0, length)."""
+    otherwise in [0, length). `seed`: a stateless seed of shape [2] (None: a fresh one)."""
     span = (num_frames - 1) * stride
     max_offset = tf.where(length > span, length - span, length)
-    return tf.random.uniform([], maxval=max_offset, dtype=tf.int32, seed=seed)
+    seed = seeds.random_seed() if seed is None else seed
+    return tf.random.stateless_uniform([], seed, maxval=max_offset, dtype=tf.int32)
 
 
 def eval_frame_indices(length, num_frames: int, stride: int, num_clips: int) -> tf.Tensor:
@@ -103,9 +104,14 @@ def crop_offsets(height, width, size: int, num_crops: int) -> list[tuple]:
 
 
 def train_clip(frames: tf.Tensor, config: DataConfig, video: VideoConfig, seed=None) -> tf.Tensor:
-    """[T] encoded frames of one video -> one augmented, normalized clip [T, S, S, 3]."""
+    """[T] encoded frames of one video -> one augmented, normalized clip [T, S, S, 3]. Every
+    draw is stateless, from `seed` (shape [2]; None: a fresh one), as for images."""
     size, length = config.image_size, tf.shape(frames)[0]
-    offset = random_train_offset(length, video.num_frames, video.temporal_stride, seed)
+    seed = seeds.random_seed() if seed is None else seed
+    offset_seed, window_seed, flip_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 3)
+    )
+    offset = random_train_offset(length, video.num_frames, video.temporal_stride, offset_seed)
     clip = tf.gather(
         frames, train_frame_indices(length, video.num_frames, video.temporal_stride, offset)
     )
@@ -118,10 +124,11 @@ def train_clip(frames: tf.Tensor, config: DataConfig, video: VideoConfig, seed=N
         max_attempts=100,
         min_object_covered=min(0.1, config.crop_area_min),
         padding=0,
+        seed=window_seed,
     )
     clip = tf.image.resize(decode_frames(clip, lambda shape: window), [size, size])
     if video.random_flip:
-        flip = tf.random.uniform([], seed=None if seed is None else seed + 1) < 0.5
+        flip = tf.random.stateless_uniform([], flip_seed) < 0.5
         clip = tf.cond(flip, lambda: tf.reverse(clip, axis=[2]), lambda: clip)
     clip = preprocess.normalize(clip, config.dtype)
     clip.set_shape([video.num_frames, size, size, 3])
@@ -192,10 +199,14 @@ def build_dataset(
     )
     dtype = tf.as_dtype(config.dtype)
 
-    def to_example(record):
+    base = seeds.base_seed(config.seed)
+    pipeline_id = input_context.input_pipeline_id if input_context else 0
+
+    def to_example(record, index=None):  # training passes the clip's index, for its seed
         example = video_record.parse_sequence_example(record, config.label_offset)
         if training:
-            clip = train_clip(example["frames"], config, video, config.seed)
+            seed = seeds.example_seed(base, pipeline_id, index)
+            clip = train_clip(example["frames"], config, video, seed)
         else:
             clip = eval_views(example["frames"], config.resolved_eval_image_size, video, dtype)
         return clip, example["label"]
@@ -212,10 +223,9 @@ def build_dataset(
     if repeat:
         dataset = dataset.repeat()
     if training:
-        dataset = dataset.enumerate().map(
-            lambda i, r: (i, to_example(r)), num_parallel_calls=AUTOTUNE, deterministic=True
+        dataset = (skipped or pipeline.SkippedRecords()).decode(
+            dataset.enumerate(), lambda i, r: to_example(r, i)
         )
-        dataset = (skipped or pipeline.SkippedRecords()).track(dataset)
         dataset = dataset.filter(lambda clip, label: label != pipeline.SENTINEL_LABEL)
     else:
         dataset = dataset.map(to_example, num_parallel_calls=AUTOTUNE, deterministic=True)

@@ -12,7 +12,9 @@ weights and a copy of the checkpoint with the best top-1 so far), and stops afte
 step or when no new checkpoint arrived for eval_timeout seconds. Besides eval/ and best/ it
 writes nothing into model_dir, so it can run on another machine while training runs. A
 checkpoint that training's retention (train.max_checkpoints) deletes while it is being read, or
-whose files are damaged, is skipped with a warning (docs/run_directory.md).
+whose files are damaged, is skipped with a warning (docs/run_directory.md). Each checkpoint is
+first copied into best/candidate/ and read from there, so that retention deleting the original
+afterwards cannot take the copy best/ keeps.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ log = logging.getLogger("official.train")
 
 RECORD_FILE = "eval/continuous_eval.json"
 BEST_DIR = "best"
+CANDIDATE_DIR = "best/candidate"
 POLL_SECONDS = 1.0
 CHECKPOINT_STEP = re.compile(r"ckpt-(\d+)$")
 
@@ -81,14 +84,15 @@ def list_checkpoints(model_dir: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def restore_weights(trainer: loop.Trainer, prefix: str) -> bool:
+def restore_weights(trainer: loop.Trainer, prefix: str, shown: str | None = None) -> bool:
     """Restores the model (and EMA) of checkpoint `prefix` into `trainer` through
     official/training/checkpoints.py's restore (every tensor read, checksums verified): partial,
     as the optimizer is not needed, but the model and EMA must each find all their values. False,
     with a warning naming it and why, when the checkpoint vanished while being read or is
     damaged; a damaged one is left where it is (this job only reads the run: training, which
     owns the directory, moves it aside when it restores). A checkpoint of another model is an
-    error (ValueError)."""
+    error (ValueError). `shown`: the name warnings give it (the original of a staged copy)."""
+    shown = shown or prefix
     objects = {"model": trainer.model}
     if trainer.ema is not None:
         objects["ema"] = trainer.ema
@@ -100,10 +104,10 @@ def restore_weights(trainer: loop.Trainer, prefix: str) -> bool:
             why = "it was deleted while being read (training keeps train.max_checkpoints)"
         else:
             why = f"it could not be read ({e.reason}); left in place"
-        log.warning("skipped checkpoint %s: %s", prefix, why)
+        log.warning("skipped checkpoint %s: %s", shown, why)
         return False
     except checkpoints.CheckpointError as e:
-        raise ValueError(f"checkpoint {prefix} does not hold this run's model: {e}") from None
+        raise ValueError(f"checkpoint {shown} does not hold this run's model: {e}") from None
     return True
 
 
@@ -125,26 +129,38 @@ def read_record(model_dir: str) -> dict:
     return record
 
 
-def _copy_checkpoint(prefix: str, directory: str) -> str | None:
-    """Copies checkpoint `prefix` into `directory`; None (and a warning) when it vanished."""
-    name = os.path.basename(prefix)
+def _remove_checkpoint(prefix: str) -> None:
+    for path in tf.io.gfile.glob(f"{prefix}.*"):
+        tf.io.gfile.remove(path)
+
+
+def stage_checkpoint(prefix: str, model_dir: str) -> str | None:
+    """Copies checkpoint `prefix` into best/candidate/ and returns the copy's prefix, or None
+    when training's retention deleted it first (the copy is complete or removed)."""
+    directory = f"{model_dir}/{CANDIDATE_DIR}"
+    tf.io.gfile.makedirs(directory)
+    staged = f"{directory}/{os.path.basename(prefix)}"
     try:
-        files = tf.io.gfile.glob(f"{prefix}.*")
-        for path in files:
+        for path in tf.io.gfile.glob(f"{prefix}.*"):
             tf.io.gfile.copy(path, f"{directory}/{os.path.basename(path)}", overwrite=True)
-    except tf.errors.OpError as e:
-        log.warning("best/: checkpoint %s not copied (%s); its weights are.", prefix, e.message)
-        return None
-    return f"{directory}/{name}" if files else None
+    except tf.errors.OpError:
+        pass  # vanished part-way: the check below finds the copy incomplete
+    complete = tf.io.gfile.exists(f"{staged}.index") and tf.io.gfile.glob(f"{staged}.data-*")
+    if complete and tf.io.gfile.exists(f"{prefix}.index"):
+        return staged
+    _remove_checkpoint(staged)
+    return None
 
 
-def save_best(trainer: loop.Trainer, model_dir: str, step: int, metrics: dict, prefix: str):
-    """model_dir/best/: model.weights.h5 (the weights training would export), a copy of the
-    checkpoint (for `python -m official.export --checkpoint=...`) and best.json."""
+def save_best(trainer: loop.Trainer, model_dir: str, step: int, metrics: dict, staged: str):
+    """model_dir/best/: model.weights.h5 (the weights training would export), the checkpoint
+    (moved from its staged copy; for `python -m official.export --checkpoint=...`) and
+    best.json."""
     best = f"{model_dir}/{BEST_DIR}"
-    tf.io.gfile.makedirs(best)
     old = tf.io.gfile.glob(f"{best}/ckpt-*")
-    copied = _copy_checkpoint(prefix, best)
+    kept = f"{best}/{os.path.basename(staged)}"
+    for path in tf.io.gfile.glob(f"{staged}.*"):
+        tf.io.gfile.rename(path, f"{best}/{os.path.basename(path)}", overwrite=True)
     with tempfile.TemporaryDirectory() as tmp:
         local = os.path.join(tmp, "model.weights.h5")
         with trainer.averaged_weights():
@@ -152,10 +168,10 @@ def save_best(trainer: loop.Trainer, model_dir: str, step: int, metrics: dict, p
         tf.io.gfile.copy(local, f"{best}/model.weights.h5.tmp", overwrite=True)
     tf.io.gfile.rename(f"{best}/model.weights.h5.tmp", f"{best}/model.weights.h5", overwrite=True)
     _write_atomically(
-        f"{best}/best.json", json.dumps({"step": step, **metrics, "checkpoint": copied}, indent=1)
+        f"{best}/best.json", json.dumps({"step": step, **metrics, "checkpoint": kept}, indent=1)
     )
     for path in old:
-        if copied and not path.startswith(f"{copied}."):
+        if not path.startswith(f"{kept}."):
             tf.io.gfile.remove(path)
 
 
@@ -196,8 +212,17 @@ def watch(config, strategy, model_dir: str, timeout: float | None, loss_scale=Fa
                 final_step,
             )
             break
-        if not restore_weights(trainer, prefix):
+        staged = stage_checkpoint(prefix, model_dir)
+        if staged is None:
+            log.warning(
+                "skipped checkpoint %s: it was deleted before it could be read (training keeps "
+                "train.max_checkpoints)",
+                prefix,
+            )
+        if staged is None or not restore_weights(trainer, staged, shown=prefix):
             record["evaluated"][step] = {"skipped": prefix}
+            if staged is not None:
+                _remove_checkpoint(staged)
             continue
         metrics = trainer.evaluate(loop.distributed_datasets(trainer, False))
         with writer.as_default(step=step):
@@ -214,8 +239,10 @@ def watch(config, strategy, model_dir: str, timeout: float | None, loss_scale=Fa
         )
         best = record["best"]
         if best is None or metrics["top1"] > record["evaluated"][best]["top1"]:
-            save_best(trainer, model_dir, step, metrics, prefix)
+            save_best(trainer, model_dir, step, metrics, staged)
             record["best"] = step
+        else:
+            _remove_checkpoint(staged)
         record["evaluated"][step] = metrics
         evaluated_now.append(step)
         _write_atomically(f"{model_dir}/{RECORD_FILE}", json.dumps(record, indent=1))

@@ -217,13 +217,11 @@ def run(config, model_dir: str, mode: str, export_dir: str | None, num_cpu_devic
                 results = loop.train(trainer, mode == "train_and_eval")
             except tf.errors.OpError as e:
                 several_workers = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-                if not (several_workers and worker_failures.is_worker_failure(e)):
+                timeout = config.runtime.collective_timeout_seconds
+                if not (several_workers and worker_failures.is_worker_failure(e, timeout)):
                     raise
-                line = worker_failures.explain(
-                    e,
-                    config.runtime.collective_timeout_seconds,
-                    tf.train.latest_checkpoint(model_dir),
-                )
+                log.error("TensorFlow's report: %s", e)  # the line below replaces it
+                line = worker_failures.explain(e, timeout, tf.train.latest_checkpoint(model_dir))
                 raise RuntimeError(line) from None
             if mode == "train_and_eval" and "top1" not in results:
                 results.update(trainer.evaluate(loop.distributed_datasets(trainer, False)))

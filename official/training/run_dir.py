@@ -50,6 +50,8 @@ SAFE_TO_CHANGE = (
     *("data.cache", "data.shuffle_buffer", "data.tfds_download"),
     # checkpoints do not depend on the hardware or on compilation
     *("runtime.strategy", "runtime.tpu", "runtime.tpu_zone", "runtime.gcp_project", "runtime.xla"),
+    "runtime.collective_timeout_seconds",  # how long to wait for a worker, not what is learnt
+    "export.formats",  # what the end of the run writes besides the checkpoints
 )
 
 

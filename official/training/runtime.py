@@ -29,6 +29,14 @@ from official.configs.validation import PRECISIONS, STRATEGIES
 log = logging.getLogger("official.train")
 
 
+def communication_options(collective_timeout_seconds: float | None):
+    """MultiWorkerMirroredStrategy's options: no collective timeout unless one is asked for
+    (TensorFlow starts a thread per collective that sleeps the whole timeout)."""
+    return tf.distribute.experimental.CommunicationOptions(
+        timeout_seconds=collective_timeout_seconds or None
+    )
+
+
 def get_strategy(
     name: str,
     tpu: str = "",
@@ -40,7 +48,7 @@ def get_strategy(
     in `zone` and `project` (default: this VM's own, from its metadata).
     mirrored: every local GPU (or the CPU when there is none). multi_worker: TF_CONFIG names the
     cluster; a collective waiting longer than `collective_timeout_seconds` for another worker
-    fails (official/training/worker_failures.py; None: it waits). one_device: the first GPU,
+    fails (official/training/worker_failures.py; None or 0: it waits). one_device: the first GPU,
     else the CPU. cpu: the default strategy on the CPU."""
     if name == "tpu":
         try:
@@ -68,9 +76,7 @@ def get_strategy(
             )
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
-        options = tf.distribute.experimental.CommunicationOptions(
-            timeout_seconds=collective_timeout_seconds
-        )
+        options = communication_options(collective_timeout_seconds)
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     if name == "one_device":
         gpus = tf.config.list_logical_devices("GPU")

@@ -6,9 +6,10 @@ Two watchdogs stop the other workers, so that none waits forever in a collective
   gone, or `kill -STOP`) is reported to every other worker, which aborts its collectives with
   UnavailableError "The following tasks are unhealthy (stopped sending heartbeats)" naming it,
   within the service's heartbeat timeout (seconds).
-- runtime.collective_timeout_seconds (MultiWorkerMirroredStrategy's CommunicationOptions): a
-  collective that waits longer than that, as behind a worker alive but stuck (its input
-  pipeline hung, say), fails with DeadlineExceededError.
+- runtime.collective_timeout_seconds (MultiWorkerMirroredStrategy's CommunicationOptions), when
+  set (> 0; off by default, see official/configs/config.py): a collective that waits longer
+  than that, as behind a worker alive but stuck (its input pipeline hung, say), fails with
+  DeadlineExceededError.
 `explain` turns either into the one line train.py prints.
 """
 
@@ -23,12 +24,12 @@ _TASK = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
 _UNHEALTHY = "unhealthy"
 
 
-def is_worker_failure(error: BaseException) -> bool:
-    """Whether `error`, raised in a multi-worker run, is a collective aborted by a lost or
-    stalled worker."""
-    return isinstance(error, tf.errors.DeadlineExceededError) or (
-        isinstance(error, tf.errors.UnavailableError) and _UNHEALTHY in str(error)
-    )
+def is_worker_failure(error: BaseException, timeout_seconds: float) -> bool:
+    """Whether `error`, raised in a multi-worker run whose collectives time out after
+    `timeout_seconds` (0: never), is a collective aborted by a lost or stalled worker."""
+    if isinstance(error, tf.errors.DeadlineExceededError):
+        return timeout_seconds > 0
+    return isinstance(error, tf.errors.UnavailableError) and _UNHEALTHY in str(error)
 
 
 def explain(error: BaseException, timeout_seconds: float, last_checkpoint: str | None) -> str:

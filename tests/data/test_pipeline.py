@@ -112,6 +112,32 @@ def test_training_skips_and_counts_a_corrupt_record(corrupt_dir):
     assert len(list(forever.take(9))) == 9 and skipped.count >= 2
 
 
+def test_training_keeps_the_record_order_when_it_skips(tmp_path, photos):
+    """Decoding runs in parallel, one record per inner dataset: the order (which the skip
+    count and the per-example augmentation seeds rely on) is the records' order."""
+    good = encode(photos["chelsea"])
+    broken = encode(photos["astronaut"])[:2000]
+    records = [(broken if i in (3, 7, 8) else good, i) for i in range(40)]
+    write_records(tmp_path / tfrecord.shard_name("train", 0, 1), records)
+    config = _config(str(tmp_path), train_batch_size=1, image_size=16, shuffle_buffer=1)
+    skipped = pipeline.SkippedRecords()
+    one_epoch = pipeline.build_dataset("train", config, repeat=False, skipped=skipped)
+    labels = [int(y[0]) for _, y in one_epoch]
+    assert labels == [i - 1 for i in range(40) if i not in (0, 3, 7, 8)] and skipped.count == 3
+
+
+def test_training_raises_on_a_truncated_shard_instead_of_skipping_its_end(tmp_path, photos):
+    """A shard cut mid-record is a reading error, not an undecodable image: it stops the input
+    with TensorFlow's DataLossError (train.py names the shard: official/data/shard_check.py)."""
+    path = tmp_path / tfrecord.shard_name("train", 0, 1)
+    write_records(path, [(encode(photos["chelsea"]), i + 1) for i in range(6)])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3 + 100])  # inside record 4's data
+    config = _config(str(tmp_path), train_batch_size=1, image_size=16)
+    with pytest.raises(tf.errors.DataLossError, match="truncated record"):
+        list(pipeline.build_dataset("train", config, repeat=False))
+
+
 def test_evaluation_raises_on_a_corrupt_record(corrupt_dir):
     config = _config(corrupt_dir, image_size=48)
     with pytest.raises(tf.errors.InvalidArgumentError, match="Invalid JPEG data"):

@@ -152,6 +152,24 @@ def test_eval_resizes_the_short_side_first_and_crops_the_centre_of_tall_frames()
     np.testing.assert_allclose(views[:, 0, 0, 10, 1], [1.0, 61.0, 121.0], atol=1.0)
 
 
+def test_the_same_seed_gives_the_same_clips_and_another_seed_others(tmp_path):
+    """Offsets, windows and flips are stateless, from data.seed and each clip's index (as for
+    images), so however tf.data schedules its parallel decoding the batches repeat."""
+    _write_video(tmp_path / tfrecord.shard_name("train", 0, 1), 11, 48, 60)
+    settings = VideoConfig(num_frames=4, temporal_stride=2, aspect_ratio_min=0.5)
+
+    def clips(seed):
+        config = _data(tmp_path, seed=seed)
+        return np.concatenate(
+            [c.numpy() for c, _ in video.build_dataset("train", config, video=settings).take(3)]
+        )
+
+    first = clips(7)
+    np.testing.assert_array_equal(first, clips(7))
+    assert not np.array_equal(first, clips(8))
+    assert len({clip.tobytes() for clip in first}) > 1  # the clips of one run differ
+
+
 def test_undecodable_training_records_are_skipped_and_counted(tmp_path):
     good = [video_files.encode_jpeg(_frame(t, 20, 20)) for t in range(4)]
     records = [

@@ -171,21 +171,31 @@ def two_checkpoints(sample_dir, tmp_path):
     return config, str(tmp_path), first
 
 
-def test_checkpoint_deleted_while_read_is_skipped_and_a_restart_evaluates_nothing_twice(
+def test_checkpoint_deleted_by_retention_is_skipped_or_kept_and_a_restart_evaluates_nothing_twice(
     two_checkpoints, monkeypatch, caplog
 ):
+    """Training's retention deletes ckpt-1 while the watcher copies it (skipped), and ckpt-2
+    while the watcher evaluates it: best/ keeps ckpt-2 all the same, from the staged copy
+    (the CI failure of stop 34: best.json's checkpoint was None)."""
     config, model_dir, first = two_checkpoints
-    real = tf.train.Checkpoint
+    second = f"{model_dir}/ckpt-2"
+    real_copy, real_checkpoint = tf.io.gfile.copy, tf.train.Checkpoint
 
-    class DeletedWhileRead(real):
-        """Training's retention removes ckpt-1's data after its index was found."""
+    def copy_while_deleted(src, dst, overwrite=False):
+        if src == f"{first}.data-00000-of-00001":
+            os.remove(src)
+        return real_copy(src, dst, overwrite=overwrite)
 
+    class DeletedDuringEval(real_checkpoint):
         def restore(self, save_path, options=None):
-            if save_path == first:
-                os.remove(f"{first}.data-00000-of-00001")
+            if save_path.endswith("candidate/ckpt-2"):
+                for name in os.listdir(model_dir):
+                    if name.startswith("ckpt-2."):
+                        os.remove(os.path.join(model_dir, name))
             return super().restore(save_path, options)
 
-    monkeypatch.setattr(tf.train, "Checkpoint", DeletedWhileRead)
+    monkeypatch.setattr(tf.io.gfile, "copy", copy_while_deleted)
+    monkeypatch.setattr(tf.train, "Checkpoint", DeletedDuringEval)
     strategy = tf.distribute.get_strategy()
     with caplog.at_level(logging.WARNING, logger="official.train"):
         results = continuous_eval.watch(config, strategy, model_dir, timeout=5)
@@ -196,9 +206,14 @@ def test_checkpoint_deleted_while_read_is_skipped_and_a_restart_evaluates_nothin
         if r.levelno == logging.WARNING and r.name.startswith("official")
     ]
     assert warnings == [
-        f"skipped checkpoint {first}: it was deleted while being read (training keeps "
+        f"skipped checkpoint {first}: it was deleted before it could be read (training keeps "
         "train.max_checkpoints)"
     ]
+    best = json.load(open(os.path.join(model_dir, "best", "best.json")))
+    assert best["step"] == 2 and best["checkpoint"] == f"{model_dir}/best/ckpt-2"
+    assert not os.path.exists(f"{second}.index")
+    assert os.path.exists(f"{model_dir}/best/ckpt-2.index")
+    assert os.listdir(os.path.join(model_dir, "best", "candidate")) == []
     again = continuous_eval.watch(config, strategy, model_dir, timeout=5)
     assert again["evaluated"] == [] and again["final"] == results["final"]
     assert [s for s, _ in scalars(os.path.join(model_dir, "eval"), "top1")] == [2]
