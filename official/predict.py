@@ -61,6 +61,13 @@ def run(args: dict, paths: list[str]) -> int:
             f"error: --model={args['model']}: no such SavedModel or .keras file.", file=sys.stderr
         )
         return 2
+    if args["top_k"] < 1:
+        print(f"error: --top_k={args['top_k']}: give 1 or more classes.", file=sys.stderr)
+        return 2
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
     from official.console import errors, quiet_start
 
     tf = quiet_start.import_tensorflow()

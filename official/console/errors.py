@@ -9,6 +9,10 @@ import re
 # What TensorFlow wraps around the sentence that says what is wrong.
 _TAGS = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[\[.*?\]\]|\s*\[Op:[^\]]*\]")
 _PREAMBLE = ("Graph execution error:", "<stack traces unavailable>")
+# tf.data's prefix before the failing function's own message, inside a compiled loop.
+_DATASET_FUNCTION = re.compile(
+    r"Error in user-defined function passed to \S+ transformation with iterator: \S+: "
+)
 
 
 def one_line(error: BaseException, limit: int | None = None) -> str:
@@ -16,7 +20,10 @@ def one_line(error: BaseException, limit: int | None = None) -> str:
     TensorFlow graph execution error the last one (the preamble, node names and op tags
     dropped); the exception's type name when the message is empty."""
     message = getattr(error, "message", None) or str(error)
-    lines = [_TAGS.sub("", line).strip() for line in message.strip().splitlines()]
+    lines = [
+        _DATASET_FUNCTION.sub("", _TAGS.sub("", line)).strip()
+        for line in message.strip().splitlines()
+    ]
     lines = [
         line
         for line in lines

@@ -37,24 +37,29 @@ class SkippedRecords:
         with tf.init_scope(), tf.device("/cpu:0"):
             self._variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped")
 
-    def decode(self, dataset: tf.data.Dataset, fn) -> tf.data.Dataset:
+    def decode(self, dataset: tf.data.Dataset, fn, chunk: int = DECODE_CHUNK) -> tf.data.Dataset:
         """`fn(index, record)` of each (index, record) of `dataset` (numbered in order), in
-        parallel and in order; a record whose `fn` fails is skipped and counted. An error reading
-        the records (a shard cut mid-record) is raised, not skipped: `fn` runs on chunks of
-        DECODE_CHUNK records, each a dataset of its own whose errors alone are ignored
-        (benchmarks/skipping_decode.py: as fast as one map with ignore_errors, which would
-        swallow the reading errors too)."""
+        parallel and in order; a record whose `fn` fails (parsing or decoding) is skipped and
+        counted. An error reading the records (a shard cut mid-record, a bad checksum) is
+        raised, not skipped: `fn` runs on chunks of `chunk` records, each a dataset of its own
+        whose errors alone are ignored. Images: chunks of 32, 4 at once, each decoded in
+        parallel (benchmarks/skipping_decode.py: as fast here as the one map with
+        ignore_errors it replaced, which swallowed the reading errors too). Clips: chunks of 1,
+        as many at once as tf.data runs in parallel (32 buffered clips of 32 frames would take
+        gigabytes; one inner dataset per clip is little beside its 32 decodes)."""
         variable = self._variable
 
-        def chunk(indices, records):
-            chunk = tf.data.Dataset.from_tensor_slices((indices, records))
-            chunk = chunk.map(lambda i, r: (i, fn(i, r)), AUTOTUNE, deterministic=True)
-            return chunk.ignore_errors()
+        def decode_chunk(indices, records):
+            records = tf.data.Dataset.from_tensor_slices((indices, records))
+            records = records.map(lambda i, r: (i, fn(i, r)), AUTOTUNE, deterministic=True)
+            return records.ignore_errors()
 
-        decoded = dataset.batch(DECODE_CHUNK).interleave(
-            chunk,
-            cycle_length=4,  # chunks decoding while one drains (2 measured 6% slower)
-            block_length=DECODE_CHUNK,  # a whole chunk before the next: the records' order
+        decoded = dataset.batch(chunk).interleave(
+            decode_chunk,
+            # Chunks decoding while one drains (2 measured 6% slower than 4); single clips:
+            # tf.data's default, the number of cores.
+            cycle_length=4 if chunk > 1 else AUTOTUNE,
+            block_length=chunk,  # a whole chunk before the next: the records' order
             num_parallel_calls=AUTOTUNE,
             deterministic=True,
         )
@@ -77,12 +82,15 @@ SENTINEL_LABEL = -1
 PADDING_LABEL = -1
 
 
-def _with_sentinel(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """Appends one tiny valid image labelled -1 (removed after decoding). A skipped record is seen
-    as a gap before the next good one; the sentinel makes sure an epoch's last record has one."""
-    pixel = tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8))
-    sentinel = {"image_bytes": pixel, "label": tf.constant(SENTINEL_LABEL, tf.int32)}
+def _with_sentinel(dataset: tf.data.Dataset, sentinel) -> tf.data.Dataset:
+    """Appends `sentinel`, one tiny valid image labelled -1 once parsed (removed after
+    decoding). A skipped record is seen as a gap before the next good one; the sentinel makes
+    sure an epoch's last record has one."""
     return dataset.concatenate(tf.data.Dataset.from_tensors(sentinel))
+
+
+def _sentinel_jpeg() -> bytes:
+    return tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
 
 
 # ---- Sources: a dataset of {'image_bytes', 'label'} ---------------------------------------------
@@ -123,14 +131,18 @@ def record_dataset(split, config, input_context, training) -> tf.data.Dataset:
     return dataset
 
 
+# Each source gives (elements, parse, sentinel): parse(element) -> {'image_bytes', 'label'} runs
+# with the decoding, so that in training a record that does not parse is skipped and counted
+# like an undecodable image; sentinel is the source's element for _with_sentinel.
 def _tfrecord_source(split, config, input_context, training):
-    dataset = record_dataset(split, config, input_context, training)
-
     def parse(record):
         example = tfrecord.parse_example(record, config.label_offset)
         return {"image_bytes": example["image_bytes"], "label": example["label"]}
 
-    return dataset.map(parse, num_parallel_calls=AUTOTUNE)
+    sentinel = tfrecord.encode_example(
+        _sentinel_jpeg(), SENTINEL_LABEL + config.label_offset, height=8, width=8
+    )
+    return record_dataset(split, config, input_context, training), parse, sentinel
 
 
 def _tfds_source(name, split, config, input_context, training):
@@ -151,9 +163,11 @@ def _tfds_source(name, split, config, input_context, training):
         read_config=read_config,
         decoders={"image": tfds.decode.SkipDecoding()},
     )
-    return dataset.map(
+    dataset = dataset.map(
         lambda ex: {"image_bytes": ex["image"], "label": tf.cast(ex["label"], tf.int32)}
     )
+    sentinel = {"image_bytes": _sentinel_jpeg(), "label": tf.constant(SENTINEL_LABEL, tf.int32)}
+    return dataset, lambda element: element, sentinel
 
 
 def _source(split, config, input_context, training):
@@ -268,16 +282,18 @@ def build_dataset(
         train_preprocess_fn(config, pipeline_id) if training else eval_preprocess_fn(config)
     )
 
-    def to_example(element, *index):  # training passes the example's index, for its seed
-        return preprocess_fn(element["image_bytes"], *index), element["label"]
+    dataset, parse, sentinel = _source(split, config, input_context, training)
 
-    dataset = _source(split, config, input_context, training)
+    def to_example(element, *index):  # training passes the example's index, for its seed
+        example = parse(element)
+        return preprocess_fn(example["image_bytes"], *index), example["label"]
+
     if not training and config.num_eval_images:
         dataset = dataset.take(_pipeline_share(config.num_eval_images, input_context))
     if config.cache:
         dataset = dataset.cache()
     if training:
-        dataset = _with_sentinel(dataset.shuffle(config.shuffle_buffer, seed=config.seed))
+        dataset = _with_sentinel(dataset.shuffle(config.shuffle_buffer, seed=config.seed), sentinel)
     if repeat:
         dataset = dataset.repeat()
     if training:

@@ -51,6 +51,52 @@ def first_damaged(files: list[str]) -> tuple[str, str] | None:
     return None
 
 
+def first_undecodable(files: list[str], label_offset: int) -> tuple[str, int, str] | None:
+    """(shard, record number, stored filename) of the first record of `files` that does not
+    parse or whose image does not decode (tf.io.decode_image), or None. Decodes every record
+    up to it: a failure path only."""
+    from official.data import tfrecord  # (a sibling module; only on this failure path)
+
+    def decodes(index, record):
+        example = tfrecord.parse_example(record, label_offset)
+        image = tf.io.decode_image(example["image_bytes"], channels=3, expand_animations=False)
+        return index, tf.shape(image)  # (the shape: an output, so the decode is not pruned)
+
+    for path in files:
+        expected = 0
+        for index, _ in tf.data.TFRecordDataset(path).enumerate().map(decodes).ignore_errors():
+            if int(index) != expected:
+                break
+            expected += 1
+        else:
+            if expected == sum(1 for _ in tf.data.TFRecordDataset(path)):
+                continue
+        raw = next(iter(tf.data.TFRecordDataset(path).skip(expected)))
+        filename = tf.train.Example.FromString(raw.numpy()).features.feature["image/filename"]
+        return path, expected, b"".join(filename.bytes_list.value).decode(errors="replace")
+    return None
+
+
+def name_undecodable(error_line: str, data) -> str:
+    """`error_line` (an evaluation record that does not decode) with its shard, record number
+    and filename when the eval split's TFRecord shards show one; unchanged otherwise."""
+    if data.source != "tfrecord" or not data.data_dir or data.kind != "image":
+        return error_line
+    from official.data import pipeline  # (a sibling module; only on this failure path)
+
+    try:
+        found = first_undecodable(
+            pipeline.list_shards(data.data_dir, data.eval_split), data.label_offset
+        )
+    except (tf.errors.OpError, OSError, FileNotFoundError):
+        return error_line
+    if found is None:
+        return error_line
+    path, index, filename = found
+    named = f" ({filename})" if filename else ""
+    return f"shard {path}, record {index}{named}: {error_line}"
+
+
 def explain(error_line: str, data, training: bool) -> str:
     """`error_line` (a failed read inside the graph, as one line) with the damaged shard named
     when the TFRecord shards of `data` (a DataConfig: data_dir, its train and eval splits) have

@@ -224,7 +224,7 @@ def build_dataset(
         dataset = dataset.repeat()
     if training:
         dataset = (skipped or pipeline.SkippedRecords()).decode(
-            dataset.enumerate(), lambda i, r: to_example(r, i)
+            dataset.enumerate(), lambda i, r: to_example(r, i), chunk=1
         )
         dataset = dataset.filter(lambda clip, label: label != pipeline.SENTINEL_LABEL)
     else:

@@ -24,6 +24,7 @@ from official.data import preprocess, tfrecord
 from official.data.pipeline import list_shards
 from official.serving import litert_stem
 from official.serving.saved_model import float32_copy
+from official.weights import storage
 
 QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8")
 CALIBRATION_IMAGES = 200
@@ -34,7 +35,6 @@ def write_saved_model(model, directory: str, image_size: int) -> None:
     normalization (folded into the stem convolution where it can be:
     official/serving/litert_stem.py) and returns the model's logits (inference mode). Keras'
     ExportArchive saves the variables so that the converter freezes them into constants."""
-    import keras
 
     def logits(images):
         normalized = preprocess.normalize(images, tf.float32)
@@ -220,9 +220,7 @@ def export_keras_file(
 ) -> dict[str, str]:
     """The LiteRT files of a `.keras` file (next to it by default), calibrated on `data_dir`'s
     train split."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"--keras_file={path}: no such file.")
-    model = keras.saving.load_model(path)
+    model = storage.load_keras_file(path, "--keras_file")
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
     return export_classifier(
         model, out_dir, image_size, quantizations, data_dir, calibration_count=calibration_count

@@ -14,7 +14,7 @@ writes nothing into model_dir, so it can run on another machine while training r
 checkpoint that training's retention (train.max_checkpoints) deletes while it is being read, or
 whose files are damaged, is skipped with a warning (docs/run_directory.md). Each checkpoint is
 first copied into best/candidate/ and read from there, so that retention deleting the original
-afterwards cannot take the copy best/ keeps.
+while it is evaluated cannot take the copy best/ keeps (the cost: one copy per checkpoint).
 """
 
 from __future__ import annotations
@@ -134,22 +134,49 @@ def _remove_checkpoint(prefix: str) -> None:
         tf.io.gfile.remove(path)
 
 
+DATA_FILE = re.compile(r"\.data-(\d+)-of-(\d+)$")
+
+
+def clear_candidates(model_dir: str) -> None:
+    """Empties best/candidate/: what a job stopped mid-evaluation left there."""
+    directory = f"{model_dir}/{CANDIDATE_DIR}"
+    if tf.io.gfile.isdir(directory):
+        for name in tf.io.gfile.listdir(directory):
+            tf.io.gfile.remove(f"{directory}/{name}")
+
+
+def _whole(files: list[str], prefix: str) -> bool:
+    """Whether `files` are a whole checkpoint: its .index and every .data-i-of-n shard."""
+    data = [DATA_FILE.search(f) for f in files]
+    shards = {(int(m.group(1)), int(m.group(2))) for m in data if m}
+    counts = {n for _, n in shards}
+    return (
+        f"{prefix}.index" in files
+        and len(counts) == 1
+        and {i for i, _ in shards} == set(range(counts.pop()))
+    )
+
+
 def stage_checkpoint(prefix: str, model_dir: str) -> str | None:
     """Copies checkpoint `prefix` into best/candidate/ and returns the copy's prefix, or None
-    when training's retention deleted it first (the copy is complete or removed)."""
+    when training's retention deleted it first (TensorFlow removes the .index first, so a
+    checkpoint without one is going). A copy that fails while the original is still whole
+    raises (a real storage error, not retention). Costs one copy of every checkpoint."""
     directory = f"{model_dir}/{CANDIDATE_DIR}"
     tf.io.gfile.makedirs(directory)
     staged = f"{directory}/{os.path.basename(prefix)}"
+    files = tf.io.gfile.glob(f"{prefix}.*")
+    if not _whole(files, prefix):
+        return None
     try:
-        for path in tf.io.gfile.glob(f"{prefix}.*"):
+        for path in files:
             tf.io.gfile.copy(path, f"{directory}/{os.path.basename(path)}", overwrite=True)
     except tf.errors.OpError:
-        pass  # vanished part-way: the check below finds the copy incomplete
-    complete = tf.io.gfile.exists(f"{staged}.index") and tf.io.gfile.glob(f"{staged}.data-*")
-    if complete and tf.io.gfile.exists(f"{prefix}.index"):
-        return staged
-    _remove_checkpoint(staged)
-    return None
+        _remove_checkpoint(staged)
+        if _whole(tf.io.gfile.glob(f"{prefix}.*"), prefix):
+            raise
+        return None
+    return staged
 
 
 def save_best(trainer: loop.Trainer, model_dir: str, step: int, metrics: dict, staged: str):
@@ -189,6 +216,7 @@ def watch(config, strategy, model_dir: str, timeout: float | None, loss_scale=Fa
     {"evaluated": [steps], "final": metrics at the final step or None, "best": (step, metrics)}.
     """
     trainer = eval_trainer(config, strategy, model_dir, loss_scale)
+    clear_candidates(model_dir)
     final_step = trainer.total_steps
     record = read_record(model_dir)
     writer = tf.summary.create_file_writer(f"{model_dir}/eval")

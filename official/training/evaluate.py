@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from official.console import errors
 from official.data import pipeline
 from official.data.video import view_averaged_probabilities
 
@@ -23,6 +24,10 @@ def real_examples(labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return tf.argmax(labels, -1, output_type=tf.int32), tf.reduce_max(labels, -1) > 0
     labels = tf.cast(labels, tf.int32)
     return tf.maximum(labels, 0), labels != pipeline.PADDING_LABEL
+
+
+class UndecodableRecord(ValueError):
+    """An evaluation record whose image does not decode (evaluation never skips one)."""
 
 
 class Evaluator:
@@ -76,9 +81,9 @@ class Evaluator:
                     local = [self.strategy.experimental_local_results(t) for t in per_replica]
                     collected += [[np.asarray(x) for x in r] for r in zip(*local, strict=True)]
         except tf.errors.InvalidArgumentError as e:
-            raise ValueError(
+            raise UndecodableRecord(
                 "an evaluation record is not a decodable image "
-                f"({e.message.splitlines()[0][:200]}); evaluation never skips records: rebuild "
+                f"({errors.one_line(e, 200)}); evaluation never skips records: rebuild "
                 "the validation shards with official/data/build_tfrecords.py, which drops them."
             ) from None
         count = max(totals[2], 1.0)

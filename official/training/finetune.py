@@ -23,7 +23,7 @@ from official import models
 from official.configs.config import ExperimentConfig, TrainConfig
 from official.models import freezing
 from official.training import checkpoints, run_dir
-from official.weights import conventions, converted, stem_channels
+from official.weights import conventions, converted, stem_channels, storage
 
 log = logging.getLogger(__name__)
 HEAD = "classifier"
@@ -35,9 +35,7 @@ def load_source(source: str) -> keras.Model:
     if source.endswith(".weights.h5"):
         return models.get_converted(source)
     if source.endswith(".keras"):
-        if not tf.io.gfile.exists(source):
-            raise FileNotFoundError(f"train.init_weights={source!r}: no such file.")
-        return keras.saving.load_model(source, compile=False)
+        return storage.load_keras_file(source, "train.init_weights", compile=False)
     return load_run(source)[0]
 
 

@@ -29,7 +29,7 @@ from official.configs.overrides import ConfigError
 from official.console import errors
 from official.data import checks, dataset_record, pipeline, samples, shard_check, video_samples
 from official.serving import saved_model
-from official.training import checkpoints, exporting, loop, run_dir, worker_failures
+from official.training import checkpoints, evaluate, exporting, loop, run_dir, worker_failures
 from official.training import continuous_eval as watcher
 from official.training.divergence import TrainingDiverged
 from official.training.runtime import POLICIES, device_kind, get_strategy, resolve_precision
@@ -307,6 +307,9 @@ def main(args: Mapping) -> int:
             return 0
         cpus = args.get("num_cpu_devices", 1)
         results = run(config, directory, args["mode"], args.get("export_dir"), cpus)
+    except evaluate.UndecodableRecord as e:
+        print(f"error: {shard_check.name_undecodable(str(e), config.data)}", file=sys.stderr)
+        return 1 if watching else 2
     except (ConfigError, ValueError) as e:  # ranges per replica, data checks
         print(f"error: {errors.one_line(e)}", file=sys.stderr)
         return 1 if watching else 2

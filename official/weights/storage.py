@@ -32,3 +32,19 @@ def copy_into_place(local: str, path: str) -> None:
     gfile = _gfile()
     gfile.copy(local, path + ".partial", overwrite=True)
     gfile.rename(path + ".partial", path, overwrite=True)
+
+
+def load_keras_file(path: str, flag: str, **kwargs):
+    """keras.saving.load_model(path) after two checks that give one line naming `flag` (e.g.
+    "--keras_file"): the file exists, and it is a zip archive, as every `.keras` file is (Keras'
+    own error for another file says "File not found")."""
+    import keras
+
+    if not exists(path):
+        raise FileNotFoundError(f"{flag}={path}: no such file.")
+    with open_file(path) as f:
+        if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first entry, or empty
+            raise ValueError(
+                f"{flag}={path} is not a .keras file (Keras writes a zip archive; this is not one)."
+            )
+    return keras.saving.load_model(path, **kwargs)

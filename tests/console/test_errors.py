@@ -39,3 +39,20 @@ def test_real_decode_errors_eager_and_in_a_graph():
         except tf.errors.InvalidArgumentError as error:
             line = errors.one_line(error)
         assert line.startswith("Unknown image file format"), line
+
+
+def test_a_dataset_function_error_in_a_compiled_loop_reads_as_the_functions_reason():
+    """A tf.data map fails inside a tf.function (the Trainer's evaluation loop): tf.data's
+    'Error in user-defined function ... with iterator: ...:' prefix is dropped."""
+    dataset = tf.data.Dataset.from_tensors(b"not an image").map(tf.io.decode_jpeg)
+
+    @tf.function
+    def first():
+        return next(iter(dataset))
+
+    try:
+        first()
+    except tf.errors.InvalidArgumentError as error:
+        line = errors.one_line(error)
+    assert not line.startswith("Error in user-defined function"), line
+    assert "JPEG" in line, line

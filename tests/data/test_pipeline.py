@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -81,6 +83,71 @@ def test_recipes_augmentations_in_bfloat16(sample_dir, augmentation):
     assert images.dtype == tf.bfloat16 and images.shape == (16, 32, 32, 3)
 
 
+def _train_images(config, batches=2) -> np.ndarray:
+    dataset = pipeline.build_dataset("train", config).take(batches)
+    return np.concatenate([x.numpy().astype(np.float32) for x, _ in dataset])
+
+
+def test_the_pipeline_applies_randaugment_and_the_bag_of_tricks_jitter(sample_dir):
+    """Statistics of the output, against the same seed without augmentation (the same crops
+    and flips: the crop seed does not depend on the augmentation). RandAugment changes most
+    images; the jitter (brightness, saturation, contrast, PCA lighting) changes every one and
+    moves its mean and spread."""
+    plain = _train_images(_config(sample_dir, seed=5))
+    randaugment = _train_images(_config(sample_dir, seed=5, augmentation="randaugment"))
+    jitter = _train_images(_config(sample_dir, seed=5, augmentation="bag_of_tricks"))
+    assert plain.shape == randaugment.shape == jitter.shape == (32, 32, 32, 3)
+
+    def changed(images):  # per image: mean absolute change, in normalized units
+        return np.abs(images - plain).mean(axis=(1, 2, 3))
+
+    assert np.mean(changed(randaugment) > 0.05) > 0.75
+    assert np.all(changed(jitter) > 1e-3)
+    means = (jitter.mean(axis=(1, 2, 3)) - plain.mean(axis=(1, 2, 3))) / plain.std()
+    spreads = jitter.std(axis=(1, 2, 3)) / plain.std(axis=(1, 2, 3))
+    assert np.std(means) > 0.01 and np.std(spreads) > 0.01  # drawn per image, not one offset
+    np.testing.assert_array_equal(plain, _train_images(_config(sample_dir, seed=5)))
+
+
+def test_data_cache_reads_the_shards_once(sample_dir, tmp_path):
+    """data.cache: the second epoch comes from memory, so it is the same records even once
+    the shards are gone (and evaluation with cache gives what it gives without)."""
+    import shutil
+
+    copy = tmp_path / "digits"
+    shutil.copytree(sample_dir, copy)
+    # 1,437 training digits = 3 batches of 479: an epoch is exactly 3 batches.
+    config = _config(str(copy), cache=True, train_batch_size=479, shuffle_buffer=2000)
+    iterator = iter(pipeline.build_dataset("train", config))
+    first = np.concatenate([next(iterator)[1].numpy() for _ in range(3)])
+    for shard in pipeline.list_shards(str(copy), "train"):
+        os.remove(shard)
+    second = np.concatenate([next(iterator)[1].numpy() for _ in range(3)])
+    assert not np.array_equal(first, second)  # reshuffled
+    np.testing.assert_array_equal(np.sort(first), np.sort(second))  # the same records
+    plain = _config(sample_dir)
+    cached = _config(sample_dir, cache=True)
+    for (a, x), (b, y) in zip(
+        pipeline.build_dataset("validation", plain),
+        pipeline.build_dataset("validation", cached),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+
+
+def test_fewer_shards_than_input_pipelines_is_refused_naming_both(sample_dir):
+    shards = len(pipeline.list_shards(sample_dir, "train"))
+    hosts = shards + 1
+    context = tf.distribute.InputContext(hosts, 0, hosts)
+    with pytest.raises(
+        ValueError,
+        match=rf"{shards} shards of 'train' cannot be split over {hosts} input pipelines; "
+        "write more shards",
+    ):
+        pipeline.build_dataset("train", _config(sample_dir, train_batch_size=4 * hosts), context)
+
+
 def test_mixup_and_cutmix_give_soft_labels(sample_dir):
     config = _config(sample_dir, mixup_alpha=0.2, cutmix_alpha=1.0)
     _, labels = next(iter(pipeline.build_dataset("train", config)))
@@ -112,18 +179,42 @@ def test_training_skips_and_counts_a_corrupt_record(corrupt_dir):
     assert len(list(forever.take(9))) == 9 and skipped.count >= 2
 
 
+def test_training_skips_and_counts_an_example_that_does_not_parse(tmp_path, photos):
+    """An Example without image/encoded (another tool's record) is skipped like an
+    undecodable image: parsing runs with the decoding, inside the errors it may skip."""
+    good = tfrecord.encode_example(encode(photos["chelsea"]), 2, height=0, width=0)
+    stray = tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))
+            }
+        )
+    ).SerializeToString()
+    tfrecord.write_shard(str(tmp_path / tfrecord.shard_name("train", 0, 1)), [good, stray, good])
+    config = _config(str(tmp_path), train_batch_size=1, image_size=16)
+    skipped = pipeline.SkippedRecords()
+    labels = [
+        int(y[0]) for _, y in pipeline.build_dataset("train", config, repeat=False, skipped=skipped)
+    ]
+    assert labels == [1, 1] and skipped.count == 1
+
+
 def test_training_keeps_the_record_order_when_it_skips(tmp_path, photos):
-    """Decoding runs in parallel, one record per inner dataset: the order (which the skip
-    count and the per-example augmentation seeds rely on) is the records' order."""
+    """Decoding runs in parallel on chunks of DECODE_CHUNK records: the order (which the skip
+    count relies on) is the records' order, across more chunks than run at once."""
     good = encode(photos["chelsea"])
     broken = encode(photos["astronaut"])[:2000]
-    records = [(broken if i in (3, 7, 8) else good, i) for i in range(40)]
+    count = pipeline.DECODE_CHUNK * 6 + 5  # more chunks than the 4 decoded at once
+    bad = {3, 7, 8, 40, 100, 101, 102, count - 1}
+    records = [(broken if i in bad else good, i) for i in range(count)]
     write_records(tmp_path / tfrecord.shard_name("train", 0, 1), records)
     config = _config(str(tmp_path), train_batch_size=1, image_size=16, shuffle_buffer=1)
     skipped = pipeline.SkippedRecords()
     one_epoch = pipeline.build_dataset("train", config, repeat=False, skipped=skipped)
     labels = [int(y[0]) for _, y in one_epoch]
-    assert labels == [i - 1 for i in range(40) if i not in (0, 3, 7, 8)] and skipped.count == 3
+    # (Record 0, stored label 0, is label -1 once parsed: the sentinel's, so filtered.)
+    assert labels == [i - 1 for i in range(count) if i not in bad | {0}]
+    assert skipped.count == len(bad)
 
 
 def test_training_raises_on_a_truncated_shard_instead_of_skipping_its_end(tmp_path, photos):

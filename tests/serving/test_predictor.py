@@ -67,3 +67,26 @@ def test_a_labels_file_of_another_class_count_is_refused(tmp_path):
     labels.write_text('{"0": "a", "1": "b"}')
     with pytest.raises(ValueError, match="2 class names for a model with 3 classes"):
         predictor.Classifier(path, 5, None, str(labels))
+
+
+@pytest.mark.parametrize(
+    "argv,line",
+    [
+        (["photos"], "error: usage: python -m official.predict --model=PATH IMAGE_OR_FOLDER..."),
+        (["--model={model}"], "error: usage: python -m official.predict --model=PATH"),
+        (["--model={tmp}/none.keras", "photos"], "error: --model={tmp}/none.keras: no such"),
+        (["--model={model}", "--top_k=0", "photos"], "error: --top_k=0: give 1 or more classes."),
+        (["--model={model}", "photos", "{tmp}/typo.jpg"], "error: no such file or folder: "),
+        (["--model={tmp}/photos", "photos"], "error: "),  # a folder that is no model
+    ],
+)
+def test_predict_command_line_errors_exit_2_with_one_line(argv, line, tmp_path, capsys):
+    model = _model_file(tmp_path / "m.keras", None)
+    photos = _jpegs(tmp_path / "photos", 1)
+    fill = {"model": model, "tmp": str(tmp_path)}
+    argv = [photos if a == "photos" else a.format(**fill) for a in argv]
+    values, paths = command_line.program_flags(predict, argv)
+    assert predict.run(values, paths) == 2
+    out, err = capsys.readouterr()
+    errors = [e for e in err.splitlines() if e.startswith("error:")]
+    assert out == "" and len(errors) == 1 and errors[0].startswith(line.format(**fill)), err

@@ -196,6 +196,8 @@ def test_checkpoint_deleted_by_retention_is_skipped_or_kept_and_a_restart_evalua
 
     monkeypatch.setattr(tf.io.gfile, "copy", copy_while_deleted)
     monkeypatch.setattr(tf.train, "Checkpoint", DeletedDuringEval)
+    os.makedirs(f"{model_dir}/best/candidate")  # a job stopped mid-evaluation left this
+    open(f"{model_dir}/best/candidate/ckpt-9.data-00000-of-00001", "w").write("half")
     strategy = tf.distribute.get_strategy()
     with caplog.at_level(logging.WARNING, logger="official.train"):
         results = continuous_eval.watch(config, strategy, model_dir, timeout=5)
@@ -217,6 +219,20 @@ def test_checkpoint_deleted_by_retention_is_skipped_or_kept_and_a_restart_evalua
     again = continuous_eval.watch(config, strategy, model_dir, timeout=5)
     assert again["evaluated"] == [] and again["final"] == results["final"]
     assert [s for s, _ in scalars(os.path.join(model_dir, "eval"), "top1")] == [2]
+
+
+def test_a_copy_that_fails_while_the_checkpoint_is_whole_is_an_error_not_a_skip(
+    two_checkpoints, monkeypatch
+):
+    _, model_dir, first = two_checkpoints
+
+    def refused(src, dst, overwrite=False):
+        raise tf.errors.PermissionDeniedError(None, None, f"{dst}: permission denied")
+
+    monkeypatch.setattr(tf.io.gfile, "copy", refused)
+    with pytest.raises(tf.errors.PermissionDeniedError):
+        continuous_eval.stage_checkpoint(first, model_dir)
+    assert os.listdir(f"{model_dir}/best/candidate") == []
 
 
 def test_a_checkpoint_of_another_model_is_an_error_not_a_skip(two_checkpoints, sample_dir):

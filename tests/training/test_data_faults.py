@@ -75,3 +75,55 @@ def test_a_truncated_shard_read_inside_the_graph_is_named(
     assert err[0].startswith(f"error: shard {shard} is truncated: 5000 bytes, record ")
     assert "copy it again or rebuild the set" in err[0]
     assert "TensorFlow said: " in err[0]
+
+
+def test_a_truncated_training_shard_without_a_record_stops_the_run_naming_it(
+    sample_dir, tmp_path, capsys, float32_afterwards
+):
+    """Without dataset.json the cut shows only inside the graph; the run stops naming the shard
+    (the input pipeline once skipped the error with the undecodable images and trained on)."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_dir, data_dir)
+    for shard in sorted(data_dir.glob("train-*")):
+        data = shard.read_bytes()
+        shard.write_bytes(data[: len(data) // 3 + 7])  # inside a record
+    status, err = _train(data_dir, tmp_path / "run", "train", capsys)
+    assert status == 1 and len(err) == 1, err
+    assert err[0].startswith("error: shard ") and " is truncated: " in err[0], err[0]
+    assert "TensorFlow said: " in err[0]
+
+
+@pytest.mark.slow  # a train_and_eval run
+def test_an_undecodable_validation_record_stops_evaluation_with_one_line(
+    sample_dir, tmp_path, capsys, float32_afterwards
+):
+    """Evaluation never skips (its top-1 would be over fewer images than it says): a record
+    whose JPEG does not decode ends the run with one line naming its shard, record and file
+    (official/data/shard_check.py re-reads the shards) and carrying TensorFlow's reason."""
+    from official.data import tfrecord
+    from tests.data.conftest import write_records
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(sample_dir, data_dir)
+    for shard in data_dir.glob("validation-*"):
+        shard.unlink()
+    records = [tfrecord.parse_example(r) for r in _read(sample_dir, "validation-00000-of-00002")]
+    good = [(r["image_bytes"].numpy(), int(r["label"]) + 1) for r in records[:7]]
+    write_records(data_dir / "validation-00000-of-00001", [*good, (good[0][0][:40], 1)])
+    status, err = _train(data_dir, tmp_path / "run", "train_and_eval", capsys)
+    assert status == 2 and len(err) == 1, err
+    shard = data_dir / "validation-00000-of-00001"
+    assert err[0].startswith(
+        f"error: shard {shard}, record 7 (img7.jpg): an evaluation record "
+        "is not a decodable image ("
+    ), err[0]
+    assert "is not a decodable image (Invalid JPEG data" in err[0], err[0]
+    assert err[0].endswith(
+        "rebuild the validation shards with official/data/build_tfrecords.py, which drops them."
+    ), err[0]
+
+
+def _read(data_dir, name):
+    import tensorflow as tf
+
+    return list(tf.data.TFRecordDataset(os.path.join(data_dir, name)))

@@ -24,7 +24,7 @@ def test_a_refused_start_leaves_no_record_and_the_fixed_rerun_trains(
     bad = {**SMALL, "train.init_weights": str(tmp_path / "missing.keras")}
     assert command_line.train_status([*argv, f"--params_override={json.dumps(bad)}"]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"error: train.init_weights={str(tmp_path / 'missing.keras')!r}: no such file."
+        f"error: train.init_weights={tmp_path / 'missing.keras'}: no such file."
     ]
     assert not os.path.exists(run)
 
