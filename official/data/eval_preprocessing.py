@@ -96,7 +96,7 @@ class EvalPreprocessing:
         """This record as timm's `pretrained_cfg` eval entries (official/weights/to_timm.py):
         the library's own crop keeps image_size / (image_size + crop_padding) of the shorter
         side, timm's crop_pct."""
-        mean, std = self._mean_std()
+        mean, std = self.mean_std()
         crop = self.crop_fraction or self.image_size / (self.image_size + self.crop_padding)
         return {
             "input_size": [3, self.image_size, self.image_size],
@@ -107,7 +107,8 @@ class EvalPreprocessing:
             "std": [round(s / 255.0, 6) for s in std],
         }
 
-    def _mean_std(self):
+    def mean_std(self) -> tuple[tuple, tuple]:
+        """(mean, std) per RGB channel in pixel units (0..255) that this record normalizes with."""
         if self.method == TIMM:
             return self.mean_rgb, self.stddev_rgb
         return _MEAN_STD[self.method]
@@ -115,7 +116,7 @@ class EvalPreprocessing:
     def to_json(self) -> str:
         if self.method == TIMM:
             return json.dumps(dataclasses.asdict(self), indent=1)
-        mean, std = self._mean_std()
+        mean, std = self.mean_std()
         described = {"resize": _RESIZE[self.method], "mean_rgb": mean, "stddev_rgb": std}
         return json.dumps({**dataclasses.asdict(self), **described}, indent=1)
 
@@ -150,7 +151,7 @@ class EvalPreprocessing:
         return record
 
     def __str__(self) -> str:
-        mean, std = self._mean_std()
+        mean, std = self.mean_std()
         if self.method == TIMM:
             return (
                 f"{self.image_size} px, timm eval transform (shorter side to "

@@ -12,6 +12,7 @@ from every shard in turn.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 
@@ -21,8 +22,9 @@ import tensorflow as tf
 
 from official import models  # noqa: F401  (registers the custom layers .keras files name)
 from official.data import preprocess, tfrecord
+from official.data.eval_preprocessing import EvalPreprocessing
 from official.data.pipeline import list_shards
-from official.serving import litert_stem
+from official.serving import keras_file, litert_stem
 from official.serving.saved_model import float32_copy
 from official.weights import storage
 
@@ -30,17 +32,19 @@ QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8")
 CALIBRATION_IMAGES = 200
 
 
-def write_saved_model(model, directory: str, image_size: int) -> None:
-    """A SavedModel whose serving signature takes pixels in 0..255, applies the ImageNet
-    normalization (folded into the stem convolution where it can be:
-    official/serving/litert_stem.py) and returns the model's logits (inference mode). Keras'
-    ExportArchive saves the variables so that the converter freezes them into constants."""
+def write_saved_model(model, directory: str, image_size: int, preprocessing=None) -> None:
+    """A SavedModel whose serving signature takes pixels in 0..255, applies the normalization of
+    `preprocessing` (an EvalPreprocessing; None: the library's tf2 mean and std), folded into
+    the stem convolution where it can be (official/serving/litert_stem.py), and returns the
+    model's logits (inference mode). Keras' ExportArchive saves the variables so that the
+    converter freezes them into constants."""
+    mean, std = (preprocessing or EvalPreprocessing(image_size)).mean_std()
 
     def logits(images):
-        normalized = preprocess.normalize(images, tf.float32)
+        normalized = (tf.cast(images, tf.float32) - mean) / std
         return tf.cast(model(normalized, training=False), tf.float32)
 
-    folded = litert_stem.folded_logits(model, image_size)
+    folded = litert_stem.folded_logits(model, image_size, mean, std)
     archive = keras.export.ExportArchive()
     for tracked in folded.models if folded else (model,):
         archive.track(tracked)
@@ -118,16 +122,24 @@ def export_litert(
     quantizations=QUANTIZATIONS,
     calibration=None,
     name: str | None = None,
+    preprocessing=None,
 ) -> dict[str, str]:
     """Writes one .tflite per quantization (each written whole, then renamed into place) and
-    returns {quantization: path}. The model is converted in float32 whatever its policy."""
+    <name>_preprocessing.json, the eval preprocessing record (EvalPreprocessing: its crop for
+    the app to apply; the files normalize with its mean and std), and returns
+    {quantization: path}. The model is converted in float32 whatever its policy."""
+    preprocessing = preprocessing or EvalPreprocessing(image_size)
     for quantization in quantizations:  # refused before any work
         check(quantization, calibration)
     name = name or model.name
     tf.io.gfile.makedirs(out_dir)
     paths = {}
     with tempfile.TemporaryDirectory() as saved_model:
-        write_saved_model(float32_copy(model), saved_model, image_size)
+        write_saved_model(float32_copy(model), saved_model, image_size, preprocessing)
+        record = os.path.join(out_dir, f"{name}_preprocessing.json")
+        with tf.io.gfile.GFile(f"{record}.tmp", "w") as f:
+            f.write(preprocessing.to_json())
+        tf.io.gfile.rename(f"{record}.tmp", record, overwrite=True)
         for quantization in quantizations:
             flatbuffer = convert(saved_model, quantization, calibration)
             path = os.path.join(out_dir, f"{name}_{quantization}.tflite")
@@ -192,9 +204,11 @@ def export_classifier(
     split: str = "train",
     crop_padding: int = preprocess.CROP_PADDING,
     calibration_count: int = CALIBRATION_IMAGES,
+    preprocessing=None,
 ) -> dict[str, str]:
     """export_litert for an image classifier, calibrating int8 on `split` of `data_dir`; refuses
-    a model that does not take images [N, H, W, 3]."""
+    a model that does not take images [N, H, W, 3]. `preprocessing`: the record it was trained
+    for (default: the library's crop and normalization at image_size)."""
     if len(model.input.shape) != 4:
         raise ValueError(
             f"{model.name} takes {len(model.input.shape) - 1}-D inputs; LiteRT export "
@@ -207,7 +221,9 @@ def export_classifier(
         calibration = calibration_images(
             data_dir, split, image_size, calibration_count, crop_padding
         )
-    return export_litert(model, out_dir, image_size, quantizations, calibration)
+    return export_litert(
+        model, out_dir, image_size, quantizations, calibration, preprocessing=preprocessing
+    )
 
 
 def export_keras_file(
@@ -221,7 +237,16 @@ def export_keras_file(
     """The LiteRT files of a `.keras` file (next to it by default), calibrated on `data_dir`'s
     train split."""
     model = storage.load_keras_file(path, "--keras_file")
+    stored, _ = keras_file.read_entries(path)  # the preprocessing it was trained for, if any
+    if stored is not None:
+        stored = dataclasses.replace(stored, image_size=image_size)
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
     return export_classifier(
-        model, out_dir, image_size, quantizations, data_dir, calibration_count=calibration_count
+        model,
+        out_dir,
+        image_size,
+        quantizations,
+        data_dir,
+        calibration_count=calibration_count,
+        preprocessing=stored,
     )

@@ -70,18 +70,18 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _mean_strips(x, axis: int, before: int, after: int):
+def _mean_strips(x, axis: int, before: int, after: int, mean):
     """x with `before` and `after` rows (axis 1) or columns (axis 2) of the mean pixel."""
     if before == after == 0:
         return x
     one = x[:, :1] if axis == 1 else x[:, :, :1]
     # (one - one), not one * 0.0: a full-integer converter quantizes a constant 0 with a scale of
     # ~4e-9, XNNPACK refuses that MUL, and the int8 file then ran in three delegate partitions.
-    strip = one - one + np.float32(preprocess.MEAN_RGB)
+    strip = one - one + np.float32(mean)
     return tf.concat([strip] * before + [x] + [strip] * after, axis=axis)
 
 
-def folded_logits(model, image_size: int):
+def folded_logits(model, image_size: int, mean=preprocess.MEAN_RGB, std=preprocess.STDDEV_RGB):
     """A function pixels [N, size, size, 3] in 0..255 -> logits, with the normalization folded
     into the stem convolution (float32 model), or None when the stem cannot be folded. The
     returned function carries `.models` to track for export (they own its variables)."""
@@ -93,10 +93,10 @@ def folded_logits(model, image_size: int):
         rest = keras.Model(conv.output, model.output)
     except ValueError:  # the rest of the network reads the input again
         return None
-    std = np.float32(preprocess.STDDEV_RGB)
+    mean, std = np.float32(mean), np.float32(std)
     kernel = np.asarray(conv.kernel, np.float32) / std[None, None, :, None]
     bias = np.asarray(conv.bias, np.float32) if conv.use_bias else np.float32(0.0)
-    bias = bias - np.einsum("hwio,i->o", kernel, np.float32(preprocess.MEAN_RGB))
+    bias = bias - np.einsum("hwio,i->o", kernel, mean)
     if pad is not None:
         (top, bottom), (left, right) = pad.padding
     elif conv.padding == "same":
@@ -107,7 +107,7 @@ def folded_logits(model, image_size: int):
 
     def logits(images):
         x = tf.cast(images, tf.float32)
-        x = _mean_strips(_mean_strips(x, 2, left, right), 1, top, bottom)
+        x = _mean_strips(_mean_strips(x, 2, left, right, mean), 1, top, bottom, mean)
         y = tf.nn.conv2d(x, kernel, strides=conv.strides, padding="VALID") + bias
         return tf.cast(rest(conv.activation(y), training=False), tf.float32)
 

@@ -115,6 +115,7 @@ def export_run_litert(
             data.train_split,
             data.eval_crop_padding,
             calibration_count,
+            preprocessing=EvalPreprocessing.from_config(data),
         )
 
 

@@ -56,7 +56,7 @@ def test_every_quantization_runs_and_float32_equals_keras_on_real_images(
     calibration = litert.calibration_images(sample_dir, "train", 32, 40, crop_padding=0)
     paths = litert.export_litert(model, str(tmp_path), 32, litert.QUANTIZATIONS, calibration)
     assert sorted(os.listdir(tmp_path)) == sorted(
-        f"mnasnet_a1_{q}.tflite" for q in litert.QUANTIZATIONS
+        [*(f"mnasnet_a1_{q}.tflite" for q in litert.QUANTIZATIONS), "mnasnet_a1_preprocessing.json"]
     )
     expected = np.asarray(model(preprocess.normalize(digits), training=False))
     scale = np.abs(expected).max()
@@ -88,6 +88,24 @@ def test_every_quantization_runs_and_float32_equals_keras_on_real_images(
         assert delegate_partitions(paths[quantization]) == 1, quantization
         # ... and no op left outside it (a uint8 input's QUANTIZE was, before the input was int8).
         assert fully_accelerated(paths[quantization]), quantization
+
+
+def test_a_converted_models_preprocessing_is_what_the_file_normalizes_with_and_stores(
+    digits, tmp_path
+):
+    """Weights converted from timm keep their pretrained_cfg's transform (here mean 0.5 and
+    std 0.25 of 255, a 0.9 crop, bilinear): the .tflite normalizes with that mean and std, and
+    <name>_preprocessing.json holds the whole record for the app (its crop and size)."""
+    from official.data.eval_preprocessing import EvalPreprocessing
+
+    model = tiny("shufflenet_g3", digits)
+    record = EvalPreprocessing(32, 0, "timm", (127.5,) * 3, (63.75,) * 3, 0.9, "bilinear")
+    paths = litert.export_litert(model, str(tmp_path), 32, ["float32"], preprocessing=record)
+    expected = np.asarray(model((digits - 127.5) / 63.75, training=False))
+    got = litert.litert_logits(paths["float32"], digits)
+    assert np.abs(got - expected).max() / np.abs(expected).max() < 1e-4
+    stored = (tmp_path / "shufflenet_g3_preprocessing.json").read_text()
+    assert EvalPreprocessing.from_json(stored, "the file") == record
 
 
 def delegate_partitions(path: str) -> int:

@@ -39,6 +39,19 @@ def test_folded_stem_equals_the_model_on_normalized_pixels(name, kwargs, size, s
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
+def test_a_converted_models_own_mean_and_std_fold_as_well():
+    """Converted timm weights normalize with their pretrained_cfg's mean and std (here
+    Inception's 0.5 / 0.5): the fold takes them, borders included."""
+    model = models.get("efficientnet_b0", input_shape=(33, 33, 3), padding="symmetric", **TINY)
+    mean, std = (127.5, 127.5, 127.5), (127.5, 127.5, 127.5)
+    pixels = _pixels(33)
+    expected = np.asarray(model((pixels - 127.5) / 127.5, training=False))
+    got = np.asarray(litert_stem.folded_logits(model, 33, mean, std)(pixels))
+    assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
+    default = np.asarray(litert_stem.folded_logits(model, 33)(pixels))
+    assert np.abs(default - expected).max() > 1e-3 * np.abs(expected).max()
+
+
 def test_a_stem_with_bias_and_activation_folds_both():
     inputs = keras.Input((17, 17, 3))
     x = keras.layers.Conv2D(8, 5, strides=3, padding="same", activation="relu")(inputs)
