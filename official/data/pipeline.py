@@ -43,7 +43,7 @@ class SkippedRecords:
         counted. An error reading the records (a shard cut mid-record, a bad checksum) is
         raised, not skipped: `fn` runs on chunks of `chunk` records, each a dataset of its own
         whose errors alone are ignored. Images: chunks of 32, 4 at once, each decoded in
-        parallel (benchmarks/skipping_decode.py: as fast here as the one map with
+        parallel (benchmarks/skipping_decode.py on 2 cores: 0.98-1.11x the one map with
         ignore_errors it replaced, which swallowed the reading errors too). Clips: chunks of 1,
         as many at once as tf.data runs in parallel (32 buffered clips of 32 frames would take
         gigabytes; one inner dataset per clip is little beside its 32 decodes)."""

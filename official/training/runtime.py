@@ -123,7 +123,8 @@ def cpu_has_native_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool:
 # Families that train slower in mixed_bfloat16 than in float32 on a CPU with native bfloat16
 # even with CPU_FLOAT32_LAYERS in float32: their elementwise ops (swish, squeeze-excite scales,
 # BN), which TensorFlow's CPU kernels run slower in bfloat16, outweigh the convolutions.
-# bfloat16 / float32 training speed, benchmarks/precision_per_family.py (RESULTS.md).
+# bfloat16 / float32 training speed, benchmarks/precision_per_family.py (RESULTS.md), measured
+# on an AVX512_BF16 CPU (AMD Zen 4); applied to AMX CPUs too, where it was not measured.
 CPU_BFLOAT16_LOSES = {"efficientnet": 0.91, "mnasnet": 0.92, "shufflenet": 0.85}
 
 

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from official import models
 from official.models.counting import count_macs
+from official.training import runtime
 from official.training.runtime import POLICIES
 
 
@@ -114,6 +115,9 @@ def peak_memory_mb() -> float:
 
 def _benchmark_at(name, image_size, batch_size, steps, warmup, repeats, xla, num_classes):
     model = models.get(name, num_classes=num_classes, input_shape=(image_size, image_size, 3))
+    strategy = tf.distribute.get_strategy()
+    if model.compute_dtype == "bfloat16" and runtime.device_kind(strategy) == "cpu":
+        runtime.cpu_bfloat16_layers(model)  # as the Trainer does: what training would time
     rng = np.random.default_rng(0)
     images = tf.constant(rng.normal(size=(batch_size, image_size, image_size, 3)), tf.float32)
     labels = tf.constant(rng.integers(0, num_classes, (batch_size,)), tf.int32)

@@ -30,3 +30,16 @@ def test_a_refused_start_leaves_no_record_and_the_fixed_rerun_trains(
 
     assert command_line.train_status([*argv, f"--params_override={json.dumps(SMALL)}"]) == 0
     assert (run / "params.yaml").exists()
+
+
+def test_an_unknown_model_name_is_one_line_with_close_matches_and_nothing_written(
+    sample_dir, tmp_path, capsys, float32_afterwards
+):
+    run = tmp_path / "run"
+    argv = [f"--data_dir={sample_dir}", f"--model_dir={run}", "--mode=train"]
+    bad = {**SMALL, "model.name": "resnet5O"}
+    assert command_line.train_status([*argv, f"--params_override={json.dumps(bad)}"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert "resnet5O" in lines[0] and "resnet50" in lines[0], lines[0]
+    assert not os.path.exists(run)
