@@ -15,6 +15,7 @@ import tensorflow as tf
 from official import models
 from official.configs import overrides, recipes
 from official.data import preprocess, tfrecord
+from official.data.eval_preprocessing import EvalPreprocessing
 from official.serving import litert
 from official.training import loop
 from official.training.runtime import get_strategy
@@ -96,8 +97,6 @@ def test_a_converted_models_preprocessing_is_what_the_file_normalizes_with_and_s
     """Weights converted from timm keep their pretrained_cfg's transform (here mean 0.5 and
     std 0.25 of 255, a 0.9 crop, bilinear): the .tflite normalizes with that mean and std, and
     <name>_preprocessing.json holds the whole record for the app (its crop and size)."""
-    from official.data.eval_preprocessing import EvalPreprocessing
-
     model = tiny("shufflenet_g3", digits)
     record = EvalPreprocessing(32, 0, "timm", (127.5,) * 3, (63.75,) * 3, 0.9, "bilinear")
     paths = litert.export_litert(model, str(tmp_path), 32, ["float32"], preprocessing=record)
@@ -217,7 +216,12 @@ def test_cli_exports_a_run_and_int8_keeps_its_top1(trained_run, sample_dir):
     assert result.returncode == 0, result.stderr[-2000:]
     out_dir = os.path.join(model_dir, "litert")
     paths = {q: os.path.join(out_dir, f"resnetrs50_{q}.tflite") for q in ("float32", "int8")}
-    assert sorted(os.listdir(out_dir)) == sorted(os.path.basename(p) for p in paths.values())
+    written = [*(os.path.basename(p) for p in paths.values()), "resnetrs50_preprocessing.json"]
+    assert sorted(os.listdir(out_dir)) == sorted(written)
+    # The run's own record: its eval size, crop and data.preprocessing.
+    with open(os.path.join(out_dir, "resnetrs50_preprocessing.json")) as f:
+        stored = EvalPreprocessing.from_json(f.read(), "resnetrs50_preprocessing.json")
+    assert stored == EvalPreprocessing.from_config(trained_run.config.data)
 
     # The whole validation split, as the eval pipeline crops it.
     images, labels = [], []
