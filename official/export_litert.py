@@ -31,7 +31,9 @@ def define_flags() -> None:
     flags.DEFINE_string("model_dir", None, "A training run's directory (uses its params.yaml).")
     flags.DEFINE_string("checkpoint", None, "With --model_dir: this checkpoint, not the latest.")
     flags.DEFINE_string("keras_file", None, "Or a .keras model file.")
-    flags.DEFINE_integer("image_size", 224, "Input size for --keras_file.")
+    flags.DEFINE_integer(
+        "image_size", None, "--keras_file: input size (default: what the file stores, or 224)."
+    )
     flags.DEFINE_string("data_dir", None, "TFRecords for int8 calibration (default: the run's).")
     flags.DEFINE_string("out_dir", None, "Where the .tflite files go (default <model_dir>/litert).")
     flags.DEFINE_string("quantizations", ",".join(QUANTIZATIONS), "Comma-separated subset.")

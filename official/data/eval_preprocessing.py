@@ -173,6 +173,20 @@ class EvalPreprocessing:
             image_bytes, self.image_size, dtype, self.crop_padding, self.method
         )
 
+    def pixels(self, image_bytes: tf.Tensor) -> tf.Tensor:
+        """The crop and resize alone: float32 [image_size, image_size, 3] in 0..255, what a
+        LiteRT file (which normalizes inside) takes."""
+        if self.method == TIMM:
+            return resize_crop.resize_shorter_then_crop(
+                resize_crop.decode_like_pil(image_bytes),
+                self.image_size,
+                self.crop_fraction,
+                self.interpolation,
+            )
+        return preprocess.crop_for_eval(
+            image_bytes, self.image_size, self.crop_padding, self.method
+        )
+
     def decoded(self, image: tf.Tensor, dtype=tf.float32) -> tf.Tensor:
         """The same for a decoded [H, W, 3] image in 0..255."""
         if self.method == TIMM:

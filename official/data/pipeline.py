@@ -93,7 +93,7 @@ def _sentinel_jpeg() -> bytes:
     return tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
 
 
-# ---- Sources: a dataset of {'image_bytes', 'label'} ---------------------------------------------
+# ---- Sources: records, and how each becomes {'image_bytes', 'label'} --------------------------
 def list_shards(data_dir: str, split: str) -> list[str]:
     pattern = os.path.join(data_dir, tfrecord.file_pattern(split))
     files = sorted(tf.io.gfile.glob(pattern))

@@ -72,8 +72,12 @@ def first_undecodable(files: list[str], label_offset: int) -> tuple[str, int, st
             if expected == sum(1 for _ in tf.data.TFRecordDataset(path)):
                 continue
         raw = next(iter(tf.data.TFRecordDataset(path).skip(expected)))
-        filename = tf.train.Example.FromString(raw.numpy()).features.feature["image/filename"]
-        return path, expected, b"".join(filename.bytes_list.value).decode(errors="replace")
+        try:
+            feature = tf.train.Example.FromString(raw.numpy()).features.feature
+        except Exception:  # protobuf's DecodeError: the record is no Example at all
+            return path, expected, ""
+        filename = b"".join(feature["image/filename"].bytes_list.value)
+        return path, expected, filename.decode(errors="replace")
     return None
 
 

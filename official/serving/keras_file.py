@@ -23,6 +23,7 @@ import tensorflow as tf
 from official import models  # noqa: F401  (registers the custom layers .keras files name)
 from official.data import eval_preprocessing, tfrecord
 from official.data.eval_preprocessing import EvalPreprocessing
+from official.weights import storage
 
 log = logging.getLogger(__name__)
 DEFAULT_IMAGE_SIZE = 224
@@ -61,8 +62,11 @@ def read_entries(path: str) -> tuple[EvalPreprocessing | None, list[str] | None]
     return preprocessing, labels
 
 
-def load(path: str) -> tuple[keras.Model, EvalPreprocessing | None, list[str] | None]:
-    model = keras.saving.load_model(path, compile=False)
+def load(
+    path: str, flag: str = "--keras_file"
+) -> tuple[keras.Model, EvalPreprocessing | None, list[str] | None]:
+    """(model, stored preprocessing or None, class names or None); errors name `flag`."""
+    model = storage.load_keras_file(path, flag, compile=False)
     return (model, *read_entries(path))
 
 

@@ -3,16 +3,15 @@ full-integer int8 (docs/litert.md); official/export_litert.py is the program.
 
 Each file takes images [N, size, size, 3]: RGB pixels in 0..255 after the eval crop and resize
 (float32; for `int8`, int8 q = round(pixel / scale) + zero_point with the input tensor's
-quantization, which is pixel - 128 when the calibration images span 0..255), the ImageNet
-normalization inside (folded into the stem where it can be: official/serving/litert_stem.py),
-and returns logits [N, classes] (float32; int8 for `int8`, real = scale * (q - zero_point) with
-the output tensor's quantization). `int8` is calibrated on images of TFRecords (eval crop), taken
-from every shard in turn.
+quantization, which is pixel - 128 when the calibration images span 0..255), the normalization
+of the model's eval preprocessing record inside (folded into the stem where it can be:
+official/serving/litert_stem.py), and returns logits [N, classes] (float32; int8 for `int8`,
+real = scale * (q - zero_point) with the output tensor's quantization). `int8` is calibrated on
+images of TFRecords cropped as that record crops, taken from every shard in turn.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 
@@ -61,17 +60,18 @@ def calibration_images(
     image_size: int,
     count: int = CALIBRATION_IMAGES,
     crop_padding: int = preprocess.CROP_PADDING,
+    preprocessing=None,
 ) -> np.ndarray:
     """`count` eval-cropped images [count, size, size, 3] in 0..255, one from each shard in turn
-    (shards of a converted set mix the classes; this also mixes the shards)."""
+    (shards of a converted set mix the classes; this also mixes the shards), cropped as
+    `preprocessing` (an EvalPreprocessing) crops, else the library's crop with crop_padding."""
+    preprocessing = preprocessing or EvalPreprocessing(image_size, crop_padding)
     files = list_shards(data_dir, split)
     dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
         tf.data.TFRecordDataset, cycle_length=len(files), block_length=1
     )
     dataset = dataset.map(
-        lambda record: preprocess.crop_for_eval(
-            tfrecord.parse_example(record)["image_bytes"], image_size, crop_padding
-        )
+        lambda record: preprocessing.pixels(tfrecord.parse_example(record)["image_bytes"])
     ).ignore_errors()
     images = np.stack([image.numpy() for image in dataset.take(count)])
     if len(images) == 0:
@@ -219,7 +219,7 @@ def export_classifier(
         if not data_dir:
             raise ValueError("int8 is calibrated on TFRecords: give --data_dir.")
         calibration = calibration_images(
-            data_dir, split, image_size, calibration_count, crop_padding
+            data_dir, split, image_size, calibration_count, crop_padding, preprocessing
         )
     return export_litert(
         model, out_dir, image_size, quantizations, calibration, preprocessing=preprocessing
@@ -229,24 +229,24 @@ def export_classifier(
 def export_keras_file(
     path: str,
     out_dir: str | None,
-    image_size: int,
+    image_size: int | None,
     quantizations,
     data_dir,
     calibration_count: int = CALIBRATION_IMAGES,
 ) -> dict[str, str]:
     """The LiteRT files of a `.keras` file (next to it by default), calibrated on `data_dir`'s
-    train split."""
+    train split, with the preprocessing it stores (keras_file.serving_settings: image_size
+    replaces its size when given; a file without one gets the default and a warning)."""
     model = storage.load_keras_file(path, "--keras_file")
-    stored, _ = keras_file.read_entries(path)  # the preprocessing it was trained for, if any
-    if stored is not None:
-        stored = dataclasses.replace(stored, image_size=image_size)
+    stored, _ = keras_file.read_entries(path)
+    preprocessing = keras_file.serving_settings(path, model, stored, image_size)
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
     return export_classifier(
         model,
         out_dir,
-        image_size,
+        preprocessing.image_size,
         quantizations,
         data_dir,
         calibration_count=calibration_count,
-        preprocessing=stored,
+        preprocessing=preprocessing,
     )

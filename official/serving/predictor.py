@@ -62,7 +62,7 @@ class Classifier:
         # One line for the user when the model has no class names (indices are printed).
         self.missing_names: str | None = None
         if path.endswith(".keras"):
-            self.model, stored, names = keras_file.load(path)
+            self.model, stored, names = keras_file.load(path, "--model")
             self.preprocess = keras_file.serving_settings(path, self.model, stored, image_size)
             self.signature = None
             num_classes = self.model.output.shape[-1]

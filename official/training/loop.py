@@ -36,6 +36,7 @@ from official.training import (
     runtime,
 )
 from official.training.divergence import DivergenceGuard, TrainingDiverged  # noqa: F401
+from official.weights import storage
 
 log = logging.getLogger("official.train")
 
@@ -54,7 +55,7 @@ def is_classifier(variable) -> bool:
 def load_teacher(path: str):
     """A `.keras` file, or a SavedModel whose `serve` endpoint takes the student's inputs."""
     if path.endswith(".keras"):
-        teacher = keras.saving.load_model(path)
+        teacher = storage.load_keras_file(path, "train.teacher")
         teacher.trainable = False
         return lambda images: teacher(images, training=False)
     loaded = tf.saved_model.load(path)

@@ -213,7 +213,7 @@ def prepare(
         return Prepared(kind, needed, f"converted {metadata.get('source', 'weights')}", fill)
 
     def fill(model):  # a .keras file of this library: same-named layers, same conventions
-        other = keras.saving.load_model(weights, compile=False)
+        other = storage.load_keras_file(weights, "weights", compile=False)
         difference = conventions.first_difference(other, model)
         if difference:
             raise strict.ConversionError(f"{source}: {difference}; build with its conventions.")

@@ -242,3 +242,24 @@ def test_cli_exports_a_run_and_int8_keeps_its_top1(trained_run, sample_dir):
     print(f"top-1 on {len(labels)} validation digits: {top1}")  # docs/litert.md quotes these
     assert top1["float32"] > 0.5  # trained: far above the 0.1 of chance
     assert abs(top1["int8"] - top1["float32"]) <= 0.02
+
+
+def test_a_keras_files_stored_record_gives_the_size_and_normalization(tmp_path):
+    """`--keras_file` without `--image_size`: the size, crop and normalization the file stores
+    (here converted timm weights' 16 px, mean 0.5 and std 0.25 of 255), not the 224 default."""
+    from official.serving import keras_file
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="stem_conv1")(inputs)
+    logits = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, logits)
+    record = EvalPreprocessing(16, 0, "timm", (127.5,) * 3, (63.75,) * 3, 1.0, "bilinear")
+    keras_file.save(model, str(tmp_path / "m.keras"), record, None)
+    paths = litert.export_keras_file(str(tmp_path / "m.keras"), None, None, ["float32"], None)
+    stored = (tmp_path / f"{model.name}_preprocessing.json").read_text()
+    assert EvalPreprocessing.from_json(stored, "json") == record
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype("float32")
+    mean, std = record.mean_std()
+    expected = np.asarray(model((pixels - np.float32(mean)) / np.float32(std)))
+    got = litert.litert_logits(paths["float32"], pixels)
+    assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()

@@ -118,7 +118,9 @@ def _first_update(sample_dir, tmp_path, policy: str, strategy_name: str) -> tupl
     try:
         config = small_config(sample_dir, **{"runtime.seed": 3, "data.train_batch_size": 16})
         strategy = get_strategy(strategy_name)
-        trainer = loop.Trainer(config, strategy, str(tmp_path), loss_scale=policy.endswith("16"))
+        trainer = loop.Trainer(
+            config, strategy, str(tmp_path), loss_scale=policy == "mixed_float16"
+        )
         batch = next(iter(pipeline.build_dataset("validation", config.data, training=False)))
         images, labels = (t[:16] for t in batch)
         dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()

@@ -49,10 +49,11 @@ def _teacher_view(teacher, image_bytes):
     return int(np.argmax(probabilities)), float(np.max(probabilities))
 
 
-def _independent_top_classes(teacher_dir, images: list[bytes]) -> list[int]:
+def _independent_top_classes(teacher_dir, images: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """The teacher's classes computed without official/training/pseudo_labeling.py: the model
     rebuilt from params.yaml, its model.weights.h5 loaded by Keras, the eval crop at the
-    recorded size, argmax of the logits in NumPy."""
+    recorded size, argmax of the logits in NumPy; and each image's margin between its two
+    largest logits (a near-tie may round either way in another batch)."""
     from official import models
 
     config = overrides.load_config(os.path.join(teacher_dir, "params.yaml"))
@@ -64,7 +65,9 @@ def _independent_top_classes(teacher_dir, images: list[bytes]) -> list[int]:
     crops = np.stack(
         [preprocess.preprocess_for_eval(b, size, tf.float32, padding).numpy() for b in images]
     )
-    return np.argmax(model.predict(crops, verbose=0), axis=-1).tolist()
+    logits = model.predict(crops, verbose=0)
+    top2 = np.sort(logits, axis=-1)[:, -2:]
+    return np.argmax(logits, axis=-1), top2[:, 1] - top2[:, 0]
 
 
 def test_every_image_is_kept_unchanged_with_the_teachers_top_class(
@@ -84,9 +87,12 @@ def test_every_image_is_kept_unchanged_with_the_teachers_top_class(
         for new, old in zip(written, source, strict=True):
             assert new["image_bytes"].numpy() == old["image_bytes"].numpy()
             assert new["filename"].numpy() == old["filename"].numpy()
-        expected = _independent_top_classes(teacher_dir, [r["image_bytes"] for r in source])
-        assert [int(r["label"]) for r in written] == expected
-        assert len(set(expected)) > 1  # a teacher that labels everything alike proves little
+        expected, margin = _independent_top_classes(teacher_dir, [r["image_bytes"] for r in source])
+        labels = np.array([int(r["label"]) for r in written])
+        clear = margin > 1e-4
+        assert clear.mean() > 0.95
+        np.testing.assert_array_equal(labels[clear], expected[clear])
+        assert len(set(expected.tolist())) > 1  # a teacher labelling all alike proves little
     assert not any(name.endswith(".tmp") for name in os.listdir(tmp_path))
 
 
