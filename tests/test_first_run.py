@@ -92,12 +92,14 @@ def finished_run(sample_dir, tmp_path_factory):
     return model_dir, result
 
 
+@pytest.mark.slow  # a real train.py process
 def test_train_py_starts_without_the_noise_and_exports_once(finished_run):
     model_dir, result = finished_run  # run() has checked stderr for the start-up lines
     assert os.listdir(model_dir / "export") == ["1"]
     assert f"exported SavedModel: {model_dir}/export/1" in result.stdout
 
 
+@pytest.mark.slow  # reads the real run above
 def test_a_rerun_of_a_finished_run_does_not_export_again(finished_run, caplog):
     from official import train
     from official.configs import overrides
@@ -117,6 +119,7 @@ def test_a_rerun_of_a_finished_run_does_not_export_again(finished_run, caplog):
     assert any("--mode=export adds a version" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow  # reads the real run above
 def test_predict_takes_the_export_folder_and_says_what_is_wrong(finished_run, tmp_path):
     model_dir, _ = finished_run
     good = tmp_path / "seven.png"

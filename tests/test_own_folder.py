@@ -62,6 +62,7 @@ def test_own_folder_converts_with_shards_for_its_size_and_records_its_classes(ow
     assert record.examples == {"train": 12, "validation": 3}
 
 
+@pytest.mark.slow  # trains and predicts
 def test_own_folder_trains_as_its_classes_and_predict_prints_their_names(
     own_images, tmp_path, capsys, caplog, float32_afterwards
 ):

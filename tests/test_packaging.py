@@ -131,6 +131,7 @@ class Environment:
         return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # two pip installs
 @pytest.mark.parametrize("first,second", [(OURS, THEIRS), (THEIRS, OURS)])
 def test_installs_beside_a_package_owning_official_init(first, second, wheels, tmp_path):
     env = Environment(tmp_path / "venv", wheels)

@@ -36,6 +36,9 @@ def test_only_the_listed_layers_go_to_float32_and_the_weights_do_not_change():
     assert logits.dtype == "float32" and np.all(np.isfinite(logits))
 
 
+# A Trainer on 2 replicas: the development subset keeps 2 replicas through test_agc_in_loop.py
+# and test_mixed_precision.py.
+@pytest.mark.slow
 @pytest.mark.usefixtures("mixed_bfloat16")
 def test_trainer_on_two_replicas_trains_with_float32_depthwise_layers(tmp_path, caplog):
     config = recipes.get("sample")

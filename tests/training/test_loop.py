@@ -88,6 +88,9 @@ def test_bfloat16_training_step(sample_dir, tmp_path):
     assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
 
 
+# XLA stays in the development subset through tests/layers/test_grouped_conv.py and
+# tests/test_accelerator_script.py.
+@pytest.mark.slow
 def test_xla_compiled_train_step(sample_dir, tmp_path):
     config = sample_config(sample_dir, **{"runtime.xla": True, "optimizer.ema_decay": 0.9})
     trainer = loop.Trainer(config, get_strategy("cpu"), str(tmp_path))
