@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 
 from official import models  # noqa: E402
 from official.data import preprocess, samples  # noqa: E402
+from official.data.eval_preprocessing import EvalPreprocessing  # noqa: E402
 from official.serving import litert  # noqa: E402
 from official.training.speed import machine_description  # noqa: E402
 
@@ -93,7 +94,9 @@ def set_bn_statistics(model, images: np.ndarray) -> None:
 
 def calibration_pixels(size: int, count: int) -> np.ndarray:
     """`count` eval-cropped images of the bundled sample set's training split, pixels 0..255."""
-    return litert.calibration_images(samples.build(), "train", size, count, crop_padding=0)
+    return litert.calibration_images(
+        samples.build(), "train", EvalPreprocessing(size, crop_padding=0), count
+    )
 
 
 def model_for_timing(name: str, size: int, calibration: np.ndarray):

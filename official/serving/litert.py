@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from official import models  # noqa: F401  (registers the custom layers .keras files name)
-from official.data import preprocess, tfrecord
+from official.data import tfrecord
 from official.data.eval_preprocessing import EvalPreprocessing
 from official.data.pipeline import list_shards
 from official.serving import keras_file, litert_stem
@@ -31,13 +31,14 @@ QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8")
 CALIBRATION_IMAGES = 200
 
 
-def write_saved_model(model, directory: str, image_size: int, preprocessing=None) -> None:
-    """A SavedModel whose serving signature takes pixels in 0..255, applies the normalization of
-    `preprocessing` (an EvalPreprocessing; None: the library's tf2 mean and std), folded into
-    the stem convolution where it can be (official/serving/litert_stem.py), and returns the
-    model's logits (inference mode). Keras' ExportArchive saves the variables so that the
-    converter freezes them into constants."""
-    mean, std = (preprocessing or EvalPreprocessing(image_size)).mean_std()
+def write_saved_model(model, directory: str, preprocessing) -> None:
+    """A SavedModel whose serving signature takes pixels in 0..255 at the size of
+    `preprocessing` (an EvalPreprocessing), applies its normalization, folded into the stem
+    convolution where it can be (official/serving/litert_stem.py), and returns the model's
+    logits (inference mode). Keras' ExportArchive saves the variables so that the converter
+    freezes them into constants."""
+    image_size = preprocessing.image_size
+    mean, std = preprocessing.mean_std()
 
     def logits(images):
         normalized = (tf.cast(images, tf.float32) - mean) / std
@@ -55,17 +56,11 @@ def write_saved_model(model, directory: str, image_size: int, preprocessing=None
 
 
 def calibration_images(
-    data_dir: str,
-    split: str,
-    image_size: int,
-    count: int = CALIBRATION_IMAGES,
-    crop_padding: int = preprocess.CROP_PADDING,
-    preprocessing=None,
+    data_dir: str, split: str, preprocessing, count: int = CALIBRATION_IMAGES
 ) -> np.ndarray:
-    """`count` eval-cropped images [count, size, size, 3] in 0..255, one from each shard in turn
-    (shards of a converted set mix the classes; this also mixes the shards), cropped as
-    `preprocessing` (an EvalPreprocessing) crops, else the library's crop with crop_padding."""
-    preprocessing = preprocessing or EvalPreprocessing(image_size, crop_padding)
+    """`count` images [count, size, size, 3] in 0..255 cropped as `preprocessing` (an
+    EvalPreprocessing) crops, one from each shard in turn (shards of a converted set mix the
+    classes; this also mixes the shards)."""
     files = list_shards(data_dir, split)
     dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
         tf.data.TFRecordDataset, cycle_length=len(files), block_length=1
@@ -129,13 +124,18 @@ def export_litert(
     the app to apply; the files normalize with its mean and std), and returns
     {quantization: path}. The model is converted in float32 whatever its policy."""
     preprocessing = preprocessing or EvalPreprocessing(image_size)
+    if preprocessing.image_size != image_size:
+        raise ValueError(
+            f"image_size {image_size} differs from the preprocessing record's "
+            f"{preprocessing.image_size}."
+        )
     for quantization in quantizations:  # refused before any work
         check(quantization, calibration)
     name = name or model.name
     tf.io.gfile.makedirs(out_dir)
     paths = {}
     with tempfile.TemporaryDirectory() as saved_model:
-        write_saved_model(float32_copy(model), saved_model, image_size, preprocessing)
+        write_saved_model(float32_copy(model), saved_model, preprocessing)
         record = os.path.join(out_dir, f"{name}_preprocessing.json")
         with tf.io.gfile.GFile(f"{record}.tmp", "w") as f:
             f.write(preprocessing.to_json())
@@ -198,17 +198,15 @@ def parse_quantizations(text: str) -> list[str]:
 def export_classifier(
     model,
     out_dir: str,
-    image_size: int,
+    preprocessing,
     quantizations,
     data_dir: str | None,
     split: str = "train",
-    crop_padding: int = preprocess.CROP_PADDING,
     calibration_count: int = CALIBRATION_IMAGES,
-    preprocessing=None,
 ) -> dict[str, str]:
-    """export_litert for an image classifier, calibrating int8 on `split` of `data_dir`; refuses
-    a model that does not take images [N, H, W, 3]. `preprocessing`: the record it was trained
-    for (default: the library's crop and normalization at image_size)."""
+    """export_litert for an image classifier with the eval preprocessing record it was trained
+    for (an EvalPreprocessing: size, crop, normalization), calibrating int8 on `split` of
+    `data_dir`; refuses a model that does not take images [N, H, W, 3]."""
     if len(model.input.shape) != 4:
         raise ValueError(
             f"{model.name} takes {len(model.input.shape) - 1}-D inputs; LiteRT export "
@@ -218,11 +216,14 @@ def export_classifier(
     if "int8" in quantizations:
         if not data_dir:
             raise ValueError("int8 is calibrated on TFRecords: give --data_dir.")
-        calibration = calibration_images(
-            data_dir, split, image_size, calibration_count, crop_padding, preprocessing
-        )
+        calibration = calibration_images(data_dir, split, preprocessing, calibration_count)
     return export_litert(
-        model, out_dir, image_size, quantizations, calibration, preprocessing=preprocessing
+        model,
+        out_dir,
+        preprocessing.image_size,
+        quantizations,
+        calibration,
+        preprocessing=preprocessing,
     )
 
 
@@ -242,11 +243,5 @@ def export_keras_file(
     preprocessing = keras_file.serving_settings(path, model, stored, image_size)
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
     return export_classifier(
-        model,
-        out_dir,
-        preprocessing.image_size,
-        quantizations,
-        data_dir,
-        calibration_count=calibration_count,
-        preprocessing=preprocessing,
+        model, out_dir, preprocessing, quantizations, data_dir, calibration_count=calibration_count
     )

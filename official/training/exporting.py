@@ -109,13 +109,11 @@ def export_run_litert(
         return litert.export_classifier(
             trainer.model,
             out_dir or os.path.join(model_dir, "litert"),
-            data.resolved_eval_image_size,
+            EvalPreprocessing.from_config(data),
             quantizations,
             data_dir or data.data_dir,
             data.train_split,
-            data.eval_crop_padding,
             calibration_count,
-            preprocessing=EvalPreprocessing.from_config(data),
         )
 
 

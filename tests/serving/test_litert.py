@@ -46,7 +46,7 @@ def tiny(name: str, images):
 @pytest.fixture(scope="module")
 def digits(sample_dir):
     """Real images: the sample set's validation digits, eval-cropped, in 0..255."""
-    return litert.calibration_images(sample_dir, "validation", 32, 24, crop_padding=0)
+    return litert.calibration_images(sample_dir, "validation", EvalPreprocessing(32, 0), 24)
 
 
 def test_every_quantization_runs_and_float32_equals_keras_on_real_images(
@@ -54,7 +54,7 @@ def test_every_quantization_runs_and_float32_equals_keras_on_real_images(
 ):
     """MnasNet, searched for phone latency: each file LiteRT runs, float32 equal to Keras."""
     model = tiny("mnasnet_a1", digits)
-    calibration = litert.calibration_images(sample_dir, "train", 32, 40, crop_padding=0)
+    calibration = litert.calibration_images(sample_dir, "train", EvalPreprocessing(32, 0), 40)
     paths = litert.export_litert(model, str(tmp_path), 32, litert.QUANTIZATIONS, calibration)
     assert sorted(os.listdir(tmp_path)) == sorted(
         [*(f"mnasnet_a1_{q}.tflite" for q in litert.QUANTIZATIONS), "mnasnet_a1_preprocessing.json"]
@@ -157,7 +157,7 @@ def test_the_stage_benchmark_cuts_after_the_stem_every_stage_and_the_head():
 
 
 def test_calibration_takes_images_from_every_shard_in_turn(sample_dir):
-    images = litert.calibration_images(sample_dir, "train", 32, 8, crop_padding=0)
+    images = litert.calibration_images(sample_dir, "train", EvalPreprocessing(32, 0), 8)
     assert images.shape == (8, 32, 32, 3) and images.dtype == np.float32
     assert 0 <= images.min() and images.max() <= 255
     shards = sorted(tf.io.gfile.glob(os.path.join(sample_dir, tfrecord.file_pattern("train"))))
