@@ -89,7 +89,8 @@ def _with_sentinel(dataset: tf.data.Dataset, sentinel) -> tf.data.Dataset:
     return dataset.concatenate(tf.data.Dataset.from_tensors(sentinel))
 
 
-def _sentinel_jpeg() -> bytes:
+def sentinel_jpeg() -> bytes:
+    """The sentinel's image (image and clip pipelines): 8x8 black, a valid JPEG."""
     return tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
 
 
@@ -140,7 +141,7 @@ def _tfrecord_source(split, config, input_context, training):
         return {"image_bytes": example["image_bytes"], "label": example["label"]}
 
     sentinel = tfrecord.encode_example(
-        _sentinel_jpeg(), SENTINEL_LABEL + config.label_offset, height=8, width=8
+        sentinel_jpeg(), SENTINEL_LABEL + config.label_offset, height=8, width=8
     )
     return record_dataset(split, config, input_context, training), parse, sentinel
 
@@ -166,7 +167,7 @@ def _tfds_source(name, split, config, input_context, training):
     dataset = dataset.map(
         lambda ex: {"image_bytes": ex["image"], "label": tf.cast(ex["label"], tf.int32)}
     )
-    sentinel = {"image_bytes": _sentinel_jpeg(), "label": tf.constant(SENTINEL_LABEL, tf.int32)}
+    sentinel = {"image_bytes": sentinel_jpeg(), "label": tf.constant(SENTINEL_LABEL, tf.int32)}
     return dataset, lambda element: element, sentinel
 
 

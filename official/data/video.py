@@ -169,8 +169,9 @@ def view_averaged_probabilities(model, videos: tf.Tensor) -> tf.Tensor:
 def _sentinel_record(label_offset: int) -> bytes:
     """A one-frame clip labelled SENTINEL_LABEL, appended to every training epoch so that the
     skip counter sees a gap after a bad last record (see pipeline.SkippedRecords)."""
-    pixel = tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
-    return video_record.encode_sequence_example([pixel], pipeline.SENTINEL_LABEL + label_offset)
+    return video_record.encode_sequence_example(
+        [pipeline.sentinel_jpeg()], pipeline.SENTINEL_LABEL + label_offset
+    )
 
 
 def build_dataset(
