@@ -59,15 +59,8 @@ def write_shards(directory: str, per_shard: int = 128, shards: int = 4) -> None:
 
 def map_then_ignore_errors(self, dataset, fn):
     """The reference: SkippedRecords' earlier decoding (one map, then ignore_errors)."""
-    variable = self._variable
     dataset = dataset.map(lambda i, r: (i, fn(i, r)), tf.data.AUTOTUNE, deterministic=True)
-
-    def count(position, indexed):
-        index, element = indexed
-        with tf.control_dependencies([variable.assign(index - position)]):
-            return tf.nest.map_structure(tf.identity, element)
-
-    return dataset.ignore_errors().enumerate().map(count)
+    return self.counted(dataset.ignore_errors())
 
 
 def seconds_per_batch(config: DataConfig, decode, batches: int) -> float:

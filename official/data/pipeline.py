@@ -47,7 +47,6 @@ class SkippedRecords:
         ignore_errors it replaced, which swallowed the reading errors too). Clips: chunks of 1,
         as many at once as tf.data runs in parallel (32 buffered clips of 32 frames would take
         gigabytes; one inner dataset per clip is little beside its 32 decodes)."""
-        variable = self._variable
 
         def decode_chunk(indices, records):
             records = tf.data.Dataset.from_tensor_slices((indices, records))
@@ -63,6 +62,12 @@ class SkippedRecords:
             num_parallel_calls=AUTOTUNE,
             deterministic=True,
         )
+        return self.counted(decoded)
+
+    def counted(self, decoded: tf.data.Dataset) -> tf.data.Dataset:
+        """The elements of `decoded`, (index, element) in index order with the skipped indices
+        missing, without their index; the count of skipped ones kept up to date."""
+        variable = self._variable
 
         def count(position, indexed):
             index, element = indexed
