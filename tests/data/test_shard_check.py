@@ -40,3 +40,23 @@ def test_a_shard_cut_inside_a_record_or_a_header_is_named(tmp_path):
     assert first_damaged(files) == (files[1], framing_damage(files[1]))
     assert first_damaged([whole]) is None
     assert os.path.getsize(whole) == 5 * record
+
+
+def test_the_first_undecodable_record_is_named_with_its_file_or_without_when_it_is_no_example(
+    tmp_path,
+):
+    """Shard 0 is whole; shard 1 holds a good image, then bytes that are no Example at all
+    (protobuf cannot parse them: named without a filename), then a broken JPEG."""
+    from official.data import tfrecord
+    from official.data.shard_check import first_undecodable
+
+    jpeg = tf.io.encode_jpeg(tf.zeros([4, 4, 3], tf.uint8)).numpy()
+    good = tfrecord.encode_example(jpeg, 1, height=4, width=4, filename="good.jpg")
+    broken = tfrecord.encode_example(jpeg[:20], 1, height=4, width=4, filename="broken.jpg")
+    first, second = str(tmp_path / "s0"), str(tmp_path / "s1")
+    tfrecord.write_shard(first, [good, good])
+    tfrecord.write_shard(second, [good, b"\xff\xfe not a protobuf", broken])
+    assert first_undecodable([first, second], 1) == (second, 1, "")
+    tfrecord.write_shard(second, [good, broken])
+    assert first_undecodable([first, second], 1) == (second, 1, "broken.jpg")
+    assert first_undecodable([first], 1) is None
