@@ -67,6 +67,11 @@ class DataConfig(Checked):
     # Crop/resize/mean-std: 'tf2' (TF2 bicubic resize, mean 123.68, ...) or 'official_tpu'
     # (tensorflow/tpu resnet_preprocessing.py: TF1 resize_bicubic, mean 255 x 0.485, ...).
     preprocessing: str = "tf2"
+    # The normalization's mean and std per RGB channel in pixel units (0..255) when they are not
+    # the preprocessing's: weights trained with other statistics. Empty: the preprocessing's.
+    # train.init_weights fills both from its source when they differ (docs/training.md).
+    mean_rgb: list | None = None
+    stddev_rgb: list | None = None
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
     shuffle_buffer: int = 16384
@@ -87,6 +92,13 @@ class DataConfig(Checked):
     @property
     def resolved_eval_image_size(self) -> int:
         return self.eval_image_size or self.image_size
+
+    @property
+    def given_mean_std(self) -> tuple[tuple, tuple] | None:
+        """(mean, std) when data.mean_rgb and data.stddev_rgb are set, else None."""
+        if self.mean_rgb is None:
+            return None
+        return tuple(float(m) for m in self.mean_rgb), tuple(float(s) for s in self.stddev_rgb)
 
 
 @dataclasses.dataclass

@@ -173,14 +173,32 @@ def _video_data(data) -> str | None:
         "mixup_alpha": bool(data.mixup_alpha),
         "cutmix_alpha": bool(data.cutmix_alpha),
         "pseudo_label_dir": bool(data.pseudo_label_dir),
+        "mean_rgb": data.mean_rgb is not None,
     }
     for field, bad in unsupported.items():
         if bad:
             return (
                 f"data.{field}={getattr(data, field)!r} is not available for data.kind='video' "
-                "(clip TFRecords, no RandAugment, mixup, CutMix or pseudo labels): use source "
-                "'tfrecord', augmentation 'none', 0, ''."
+                "(clip TFRecords, no RandAugment, mixup, CutMix, pseudo labels or own "
+                "normalization): use source 'tfrecord', augmentation 'none', 0, '', null."
             )
+    return None
+
+
+def _normalization(data) -> str | None:
+    if (data.mean_rgb is None) != (data.stddev_rgb is None):
+        return (
+            f"data.mean_rgb={data.mean_rgb} and data.stddev_rgb={data.stddev_rgb}: set both "
+            "(three values each, pixel units) or neither."
+        )
+    for key, values, low in (("mean_rgb", data.mean_rgb, None), ("stddev_rgb", data.stddev_rgb, 0)):
+        if values is None:
+            continue
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        good = len(values) == 3 and len(numbers) == 3 and all(math.isfinite(v) for v in numbers)
+        if not good or (low is not None and min(numbers) <= low):
+            rule = "three numbers > 0" if low is not None else "three numbers"
+            return f"data.{key}={values!r}: use {rule}, one per RGB channel in pixel units."
     return None
 
 
@@ -276,6 +294,7 @@ def _export_formats(export) -> str | None:
 
 RULES: tuple[tuple[str, Callable], ...] = (
     ("data", _video_data),
+    ("data", _normalization),
     ("data", _pseudo_labels),
     ("video", _aspect_ratios),
     ("export", _export_formats),

@@ -11,7 +11,9 @@ the mean/std (`tf2`: 123.68, 116.779, 103.939 / 58.393, 57.12, 57.375; `official
 the torchvision statistics); both are written into the record too, for a reader of the file.
 `method: timm` is the eval transform of weights converted from timm (official/data/resize_crop.py)
 with free values from the source's `pretrained_cfg`: mean and std (pixel units), the crop
-fraction (timm's crop_pct) and the interpolation.
+fraction (timm's crop_pct) and the interpolation. The other methods take mean and std too when a
+run normalizes with its own (data.mean_rgb, data.stddev_rgb: fine-tuned from weights trained with
+other statistics); the record then says `"normalization": "given"`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class EvalPreprocessing:
     image_size: int
     crop_padding: int = preprocess.CROP_PADDING
     method: str = "tf2"
-    # method 'timm' only: the source's own values (pixel units for mean and std)
+    # the source's own values (pixel units for mean and std); method 'timm' needs all four, the
+    # others may take mean and std instead of their own (data.mean_rgb, data.stddev_rgb)
     mean_rgb: tuple[float, float, float] | None = None
     stddev_rgb: tuple[float, float, float] | None = None
     crop_fraction: float | None = None
@@ -55,6 +58,8 @@ class EvalPreprocessing:
                 "converted timm weights' own transform)."
             )
         free = (self.mean_rgb, self.stddev_rgb, self.crop_fraction, self.interpolation)
+        if self.method != TIMM and (self.mean_rgb is None) != (self.stddev_rgb is None):
+            raise ValueError("preprocessing: give mean_rgb and stddev_rgb together, or neither.")
         if self.method == TIMM and None in free:
             raise ValueError(
                 "preprocessing 'timm' needs mean_rgb, stddev_rgb, crop_fraction and interpolation."
@@ -90,7 +95,9 @@ class EvalPreprocessing:
     @classmethod
     def from_config(cls, data) -> EvalPreprocessing:
         """What a run's evaluation uses (official/data/pipeline.py::eval_preprocess_fn)."""
-        return cls(data.resolved_eval_image_size, data.eval_crop_padding, data.preprocessing)
+        mean, std = data.given_mean_std or (None, None)
+        size = data.resolved_eval_image_size
+        return cls(size, data.eval_crop_padding, data.preprocessing, mean, std)
 
     def to_pretrained_cfg(self) -> dict:
         """This record as timm's `pretrained_cfg` eval entries (official/weights/to_timm.py):
@@ -109,15 +116,20 @@ class EvalPreprocessing:
 
     def mean_std(self) -> tuple[tuple, tuple]:
         """(mean, std) per RGB channel in pixel units (0..255) that this record normalizes with."""
-        if self.method == TIMM:
+        if self.mean_rgb is not None:
             return self.mean_rgb, self.stddev_rgb
         return _MEAN_STD[self.method]
+
+    def _given_mean_std(self) -> tuple[tuple, tuple] | None:
+        return None if self.mean_rgb is None else (self.mean_rgb, self.stddev_rgb)
 
     def to_json(self) -> str:
         if self.method == TIMM:
             return json.dumps(dataclasses.asdict(self), indent=1)
         mean, std = self.mean_std()
         described = {"resize": _RESIZE[self.method], "mean_rgb": mean, "stddev_rgb": std}
+        if self.mean_rgb is not None:
+            described["normalization"] = "given"
         return json.dumps({**dataclasses.asdict(self), **described}, indent=1)
 
     @classmethod
@@ -138,6 +150,9 @@ class EvalPreprocessing:
                     values["interpolation"],
                 )
             record = cls(values["image_size"], values["crop_padding"], values["method"])
+            if values.get("normalization") == "given":
+                given = tuple(values["mean_rgb"]), tuple(values["stddev_rgb"])
+                return dataclasses.replace(record, mean_rgb=given[0], stddev_rgb=given[1])
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{where}: not a preprocessing record ({e}).") from None
         mean, std = _MEAN_STD[record.method]
@@ -170,7 +185,12 @@ class EvalPreprocessing:
         if self.method == TIMM:
             return self.decoded(resize_crop.decode_like_pil(image_bytes), dtype)
         return preprocess.preprocess_for_eval(
-            image_bytes, self.image_size, dtype, self.crop_padding, self.method
+            image_bytes,
+            self.image_size,
+            dtype,
+            self.crop_padding,
+            self.method,
+            self._given_mean_std(),
         )
 
     def pixels(self, image_bytes: tf.Tensor) -> tf.Tensor:
@@ -197,7 +217,7 @@ class EvalPreprocessing:
             std = tf.constant(self.stddev_rgb, tf.float32)
             return tf.cast((crop - mean) / std, dtype)
         return preprocess.preprocess_decoded_for_eval(
-            image, self.image_size, dtype, self.crop_padding, self.method
+            image, self.image_size, dtype, self.crop_padding, self.method, self._given_mean_std()
         )
 
 

@@ -218,7 +218,9 @@ def train_preprocess_fn(config: DataConfig, pipeline_id: int = 0):
             )
             image = augment.color_jitter(tf.cast(image, tf.float32), seed=jitter_seed)
             image = augment.pca_lighting(image, seed=lighting_seed)
-        return preprocess.normalize(image, config.dtype, config.preprocessing)
+        return preprocess.normalize(
+            image, config.dtype, config.preprocessing, config.given_mean_std
+        )
 
     return fn
 
@@ -226,7 +228,12 @@ def train_preprocess_fn(config: DataConfig, pipeline_id: int = 0):
 def eval_preprocess_fn(config: DataConfig):
     size = config.resolved_eval_image_size
     return lambda image_bytes: preprocess.preprocess_for_eval(
-        image_bytes, size, config.dtype, config.eval_crop_padding, config.preprocessing
+        image_bytes,
+        size,
+        config.dtype,
+        config.eval_crop_padding,
+        config.preprocessing,
+        config.given_mean_std,
     )
 
 

@@ -137,10 +137,15 @@ def resize(image: tf.Tensor, image_size: int, method: str = "tf2") -> tf.Tensor:
     return tf.clip_by_value(image, 0.0, 255.0)
 
 
-def normalize(image: tf.Tensor, dtype=tf.float32, method: str = "tf2") -> tf.Tensor:
+def normalize(image: tf.Tensor, dtype=tf.float32, method: str = "tf2", mean_std=None) -> tf.Tensor:
     """(pixels - ImageNet mean) / ImageNet std as `dtype` (the model's input dtype). tf2 computes
-    in float32; official_tpu casts first and computes in `dtype`, as the official model did."""
+    in float32; official_tpu casts first and computes in `dtype`, as the official model did.
+    `mean_std`: (mean, std) per RGB channel in pixel units instead of the method's (data.mean_rgb
+    and data.stddev_rgb: weights trained with other statistics), computed in float32."""
     _check_method(method)
+    if mean_std is not None:
+        mean, std = (tf.constant(v, tf.float32) for v in mean_std)
+        return tf.cast((tf.cast(image, tf.float32) - mean) / std, dtype)
     if method == "official_tpu":
         image = tf.cast(image, dtype)
         mean = tf.constant(OFFICIAL_MEAN_RGB, dtype)
@@ -200,9 +205,11 @@ def preprocess_for_eval(
     dtype=tf.float32,
     padding: int = CROP_PADDING,
     method: str = "tf2",
+    mean_std=None,
 ) -> tf.Tensor:
     """Encoded image -> normalized eval input. The export's `serving_default` runs this."""
-    return normalize(crop_for_eval(image_bytes, image_size, padding, method), dtype, method)
+    image = crop_for_eval(image_bytes, image_size, padding, method)
+    return normalize(image, dtype, method, mean_std)
 
 
 def preprocess_decoded_for_eval(
@@ -211,7 +218,9 @@ def preprocess_decoded_for_eval(
     dtype=tf.float32,
     padding: int = CROP_PADDING,
     method: str = "tf2",
+    mean_std=None,
 ) -> tf.Tensor:
     """The same eval crop and resize for an already-decoded [H, W, 3] image in 0..255."""
     y, x, h, w = center_window(tf.shape(image), image_size, padding)
-    return normalize(resize(image[y : y + h, x : x + w], image_size, method), dtype, method)
+    image = resize(image[y : y + h, x : x + w], image_size, method)
+    return normalize(image, dtype, method, mean_std)

@@ -7,13 +7,20 @@ classifier when its class count differs.
 The source may also be converted pretrained weights (`python -m official.weights convert`, a
 `.weights.h5` file that records its network and conventions; docs/weights.md); the run's
 model.kwargs must then carry the same conventions, e.g. {"padding": "symmetric"}.
+
+The run normalizes its images as the source's weights were trained (settle_normalization): a
+source whose mean and std differ from the run's preprocessing (converted timm weights with
+their pretrained_cfg, e.g. tf_efficientnet_b0's 0.5 / 0.5; a run with data.mean_rgb) fills
+data.mean_rgb and data.stddev_rgb, unless the config sets them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
+from collections.abc import Collection
 
 import keras
 import numpy as np
@@ -21,7 +28,9 @@ import tensorflow as tf
 
 from official import models
 from official.configs.config import ExperimentConfig, TrainConfig
+from official.data.eval_preprocessing import EvalPreprocessing
 from official.models import freezing
+from official.serving import keras_file
 from official.training import checkpoints, run_dir
 from official.weights import conventions, converted, stem_channels, storage
 
@@ -64,6 +73,52 @@ def load_run(source: str) -> tuple[keras.Model, ExperimentConfig]:
             f"train.init_weights={source!r}: the run has neither model.weights.h5 nor a checkpoint."
         )
     return model, config
+
+
+def source_preprocessing(source: str) -> EvalPreprocessing | None:
+    """The eval preprocessing `source` (train.init_weights) records: a converter's
+    `.weights.h5` metadata, a `.keras` file's entry, or a run's config; None where it records
+    none or cannot be read (loading it then names the problem)."""
+    try:
+        if source.endswith(".weights.h5"):
+            stored = (converted.read_metadata(source) or {}).get("preprocessing")
+            return EvalPreprocessing.from_json(json.dumps(stored), source) if stored else None
+        if source.endswith(".keras"):
+            readable = storage.exists(source) and storage.is_zip(source)
+            return keras_file.read_entries(source)[0] if readable else None
+        config = run_dir.RunDirectory(source).record()
+    except (OSError, ValueError):
+        return None
+    return None if config is None else EvalPreprocessing.from_config(config.data)
+
+
+def settle_normalization(config: ExperimentConfig, given: Collection[str]) -> None:
+    """data.mean_rgb and data.stddev_rgb from train.init_weights' source (in place) where its
+    statistics differ from the run's and the user set neither (`given`: the keys set); one log
+    line says what was filled, or that the given values differ from the source's."""
+    stored = source_preprocessing(config.train.init_weights)
+    if stored is None:
+        return
+    source = stored.mean_std()
+    run = EvalPreprocessing.from_config(config.data).mean_std()
+    if np.allclose(np.asarray(source), np.asarray(run), rtol=1e-3, atol=0):
+        return
+    shown = f"mean {list(source[0])}, std {list(source[1])}"
+    if {"data.mean_rgb", "data.stddev_rgb"} & set(given):
+        log.warning(
+            "train.init_weights=%s was trained with %s; this run normalizes with the given "
+            "data.mean_rgb / data.stddev_rgb.",
+            config.train.init_weights,
+            shown,
+        )
+        return
+    config.data.mean_rgb, config.data.stddev_rgb = list(source[0]), list(source[1])
+    log.info(
+        "data.mean_rgb, data.stddev_rgb from train.init_weights=%s (%s, as its weights were "
+        "trained)",
+        config.train.init_weights,
+        shown,
+    )
 
 
 def transfer_weights(source: keras.Model, target: keras.Model) -> list[str]:

@@ -29,7 +29,15 @@ from official.configs.overrides import ConfigError
 from official.console import errors
 from official.data import checks, dataset_record, pipeline, samples, shard_check, video_samples
 from official.serving import saved_model
-from official.training import checkpoints, evaluate, exporting, loop, run_dir, worker_failures
+from official.training import (
+    checkpoints,
+    evaluate,
+    exporting,
+    finetune,
+    loop,
+    run_dir,
+    worker_failures,
+)
 from official.training import continuous_eval as watcher
 from official.training.divergence import TrainingDiverged
 from official.training.runtime import POLICIES, device_kind, get_strategy, resolve_precision
@@ -105,8 +113,9 @@ def check_model_kwargs(config) -> None:
 def resolve_config(args: Mapping, config=None):
     """The recipe or YAML file (or `config`: a run's own), then --config_file,
     --params_override and the flags that name config fields; data.num_classes and
-    train.num_train_images from the data's dataset record where the user set neither
-    (a run's own config is kept as it is); checked: every rule of
+    train.num_train_images from the data's dataset record where the user set neither, and
+    data.mean_rgb / data.stddev_rgb from train.init_weights' source likewise (a run's own
+    config is kept as it is); checked: every rule of
     official/configs/validation.py, the model and its kwargs, the data it reads."""
     name = config_name(args) if config is None else None
     yaml_config = name if name and name.endswith((".yaml", ".yml")) else None
@@ -122,6 +131,8 @@ def resolve_config(args: Mapping, config=None):
         record = dataset_record.read(config.data.data_dir)
     if name and record is not None:
         dataset_record.settle(config, record, given_keys(args, yaml_config))
+    if name and config.train.init_weights:
+        finetune.settle_normalization(config, given_keys(args, yaml_config))
     validation.check_choice("--mode", args["mode"], MODES)
     validation.validate(config)
     if not config.data.data_dir and name == "sample":

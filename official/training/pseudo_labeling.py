@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from official.data import image_files, preprocess, tfrecord
+from official.data.eval_preprocessing import EvalPreprocessing
 from official.serving import keras_file
 from official.training import finetune
 
@@ -26,9 +27,11 @@ from official.training import finetune
 @dataclasses.dataclass
 class Teacher:
     model: keras.Model
-    image_size: int
-    crop_padding: int
-    method: str = "tf2"  # data.preprocessing (official/data/preprocess.py)
+    preprocessing: EvalPreprocessing  # what the teacher was trained for (its crop and statistics)
+
+    @property
+    def image_size(self) -> int:
+        return self.preprocessing.image_size
 
     def __post_init__(self):
         model = self.model
@@ -43,16 +46,16 @@ def load_teacher(source: str, image_size: int = 0) -> Teacher:
     default crop). Its outputs are taken as logits."""
     if not source.endswith(".keras"):
         model, config = finetune.load_run(source)
-        size = image_size or config.data.resolved_eval_image_size
-        return Teacher(model, size, config.data.eval_crop_padding, config.data.preprocessing)
-    model = finetune.load_source(source)
-    stored, _ = keras_file.read_entries(source)  # the preprocessing the teacher was trained for
+        stored = EvalPreprocessing.from_config(config.data)
+    else:
+        model = finetune.load_source(source)
+        stored, _ = keras_file.read_entries(source)  # the preprocessing it was trained for
     size = image_size or (stored.image_size if stored else model.input_shape[1])
     if not size:
         raise ValueError(f"--teacher={source} takes any input size: give --image_size.")
     if stored is None:
-        return Teacher(model, size, preprocess.CROP_PADDING)
-    return Teacher(model, size, stored.crop_padding, stored.method)
+        return Teacher(model, EvalPreprocessing(size, preprocess.CROP_PADDING))
+    return Teacher(model, dataclasses.replace(stored, image_size=size))
 
 
 # ---- Unlabeled inputs: chunks of (JPEG bytes, filename) -----------------------------------------
@@ -111,9 +114,7 @@ def label_chunk(teacher: Teacher, chunk, min_confidence: float, label_offset: in
     unreadable: list = []
 
     def prepare(image_bytes, filename):
-        image = preprocess.preprocess_for_eval(
-            image_bytes, teacher.image_size, tf.float32, teacher.crop_padding, teacher.method
-        )
+        image = teacher.preprocessing(image_bytes)
         shape = tf.image.extract_jpeg_shape(image_bytes)
         return image, image_bytes, filename, shape[0], shape[1]
 

@@ -42,9 +42,14 @@ def load_keras_file(path: str, flag: str, **kwargs):
 
     if not exists(path):
         raise FileNotFoundError(f"{flag}={path}: no such file.")
-    with open_file(path) as f:
-        if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first entry, or empty
-            raise ValueError(
-                f"{flag}={path} is not a .keras file (Keras writes a zip archive; this is not one)."
-            )
+    if not is_zip(path):
+        raise ValueError(
+            f"{flag}={path} is not a .keras file (Keras writes a zip archive; this is not one)."
+        )
     return keras.saving.load_model(path, **kwargs)
+
+
+def is_zip(path: str) -> bool:
+    """Whether the existing file `path` starts as a zip archive does (every `.keras` file)."""
+    with open_file(path) as f:
+        return f.read(4) in (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or empty

@@ -138,3 +138,23 @@ def test_the_documented_table_is_the_table_in_the_code():
     assert rows.keys() == validation.RANGES.keys()
     for key, allowed in validation.RANGES.items():
         assert rows[key].startswith(str(allowed)), key
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"data.mean_rgb": [127.5] * 3}, r"data.stddev_rgb=None: set both .* or neither"),
+        (
+            {"data.mean_rgb": [127.5] * 3, "data.stddev_rgb": [127.5, 0, 127.5]},
+            r"data.stddev_rgb=\[127.5, 0, 127.5\]: use three numbers > 0",
+        ),
+        ({"data.mean_rgb": [1, 2], "data.stddev_rgb": [1] * 3}, r"mean_rgb=\[1, 2\]: use three"),
+        ({"data.mean_rgb": "127.5", "data.stddev_rgb": [1] * 3}, "data.mean_rgb must be a list"),
+    ],
+)
+def test_own_normalization_takes_three_values_each_for_mean_and_std(values, message):
+    with pytest.raises(ConfigError, match=message):
+        overrides.apply_overrides(recipes.get("sample"), values)
+    given = {"data.mean_rgb": [127.5, 127, 120], "data.stddev_rgb": [60, 61.5, 62]}
+    config = overrides.apply_overrides(recipes.get("sample"), given)
+    assert config.data.given_mean_std == ((127.5, 127.0, 120.0), (60.0, 61.5, 62.0))

@@ -44,3 +44,28 @@ def test_a_record_from_another_library_version_is_refused():
         EvalPreprocessing.from_json('{"image_size": 224}', "m.json")
     with pytest.raises(ValueError, match="preprocessing 'pil'; use one of"):
         EvalPreprocessing(224, 32, "pil")
+
+
+def test_a_runs_own_normalization_is_stored_applied_and_read_back():
+    """data.mean_rgb / data.stddev_rgb (fine-tuned from weights trained with other statistics):
+    the training and eval pipelines, the record and its JSON all normalize with them."""
+    from official.data import pipeline
+
+    config = recipes.get("sample").data
+    config.mean_rgb, config.stddev_rgb = [127.5] * 3, [127.5, 100.0, 64.0]
+    stored = EvalPreprocessing.from_config(config)
+    assert stored.mean_std() == ((127.5,) * 3, (127.5, 100.0, 64.0))
+    text = stored.to_json()
+    assert json.loads(text)["normalization"] == "given"
+    assert EvalPreprocessing.from_json(text, "x") == stored
+
+    data = tf.constant(_jpeg())
+    crop = preprocess.crop_for_eval(data, 32, 0, "tf2").numpy()
+    expected = (crop - 127.5) / np.array([127.5, 100.0, 64.0])
+    np.testing.assert_allclose(stored(data).numpy(), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(pipeline.eval_preprocess_fn(config)(data), stored(data))
+    # training: the same statistics after the random crop
+    train = pipeline.train_preprocess_fn(config, 0)(data, tf.constant(0, tf.int64)).numpy()
+    pixels = train * np.array([127.5, 100.0, 64.0]) + 127.5
+    np.testing.assert_allclose(pixels, np.round(pixels), atol=1e-3)  # uint8 crops, un-normalized
+    assert 0 <= pixels.min() and pixels.max() <= 255

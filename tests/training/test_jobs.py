@@ -457,4 +457,4 @@ def test_a_keras_teacher_labels_with_its_stored_preprocessing(tmp_path):
     path = str(tmp_path / "teacher.keras")
     keras_file.save(keras.Model(inputs, outputs), path, EvalPreprocessing(40, 0, "official_tpu"))
     teacher = pseudo_labeling.load_teacher(path)
-    assert (teacher.image_size, teacher.crop_padding, teacher.method) == (40, 0, "official_tpu")
+    assert teacher.preprocessing == EvalPreprocessing(40, 0, "official_tpu")

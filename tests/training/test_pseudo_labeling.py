@@ -74,7 +74,7 @@ def test_every_image_is_kept_unchanged_with_the_teachers_top_class(
     teacher_dir, sample_dir, tmp_path
 ):
     teacher = pseudo_labeling.load_teacher(teacher_dir)
-    assert (teacher.image_size, teacher.crop_padding) == (32, 0)  # from params.yaml
+    assert (teacher.image_size, teacher.preprocessing.crop_padding) == (32, 0)  # params.yaml
     totals = pseudo_labeling.pseudo_label(
         teacher, sample_dir, str(tmp_path), split="validation", min_confidence=0.0
     )
