@@ -6,6 +6,8 @@
         --out=resnet50.weights.h5
     python -m official.weights convert --source=tf --file=resnet-rs-50-i160/model.ckpt \
         --model=resnetrs50 --out=resnetrs50.weights.h5
+    python -m official.weights convert --source=keras_hub --file=resnet_50_imagenet/ \
+        --model=resnet50 --out=resnet50.keras     # a keras-hub preset folder (keras-hub installed)
     python -m official.weights export --to=timm --model=runs/mine --out=mine_timm/
     python -m official.weights table          # the registered names and their timm names
 
@@ -32,10 +34,15 @@ from official.data.eval_preprocessing import EvalPreprocessing  # noqa: E402
 from official.serving import keras_file  # noqa: E402
 from official.weights import converted, keras_apps, loading, timm_names  # noqa: E402
 
-SOURCES = {"timm": "timm", "keras": "keras", "tf": "tf"}
+SOURCES = {"timm": "timm", "keras": "keras", "tf": "tf", "keras_hub": "keras_hub"}
 
 
 def _check_available(source: str) -> None:
+    if source == "keras_hub":
+        raise SystemExit(
+            "--check: not for keras-hub presets (tests/weights/test_keras_hub.py compares with "
+            "the preset's own ImageClassifier); convert without --check."
+        )
     if source == "tf":
         raise SystemExit(
             "--check: no reference model for TF checkpoints (the official TF1 model code is not a "
@@ -102,7 +109,7 @@ def convert(args: argparse.Namespace) -> str:
     prepared = loading.prepare(
         args.file, entry.family, arguments, {}, family_of, timm_name=args.timm_name or None
     )
-    model = entry.builder(**arguments, **prepared.conventions)
+    model = entry.builder(**{**arguments, **prepared.arguments}, **prepared.conventions)
     info = prepared.fill(model)
     metadata = {
         "model": args.model,
@@ -114,7 +121,7 @@ def convert(args: argparse.Namespace) -> str:
         **info,
     }
     preprocessing = None
-    if "pretrained_cfg" in info:  # timm's eval transform travels with the weights
+    if "pretrained_cfg" in info:  # the source's eval transform travels with the weights
         preprocessing = EvalPreprocessing.from_pretrained_cfg(info["pretrained_cfg"], args.file)
         metadata["preprocessing"] = json.loads(preprocessing.to_json())
     if args.out.endswith(".keras"):
@@ -128,7 +135,8 @@ def convert(args: argparse.Namespace) -> str:
         f"conventions: {conventions}; {len(model.weights)} variables in {seconds:.1f} s"
     )
     if preprocessing is not None:
-        line += f"\npreprocessing (from its pretrained_cfg): {preprocessing}"
+        origin = "its image converter" if args.source == "keras_hub" else "its pretrained_cfg"
+        line += f"\npreprocessing (from {origin}): {preprocessing}"
     if args.check:
         difference = _check(args.source, info, prepared.read, model, args.image_size)
         line += f"\ncheck: max |logit difference| against the source = {difference:.3g}"

@@ -18,6 +18,7 @@ from official.weights import (
     converted,
     hub,
     keras_apps,
+    keras_hub,
     stem_channels,
     storage,
     strict,
@@ -28,7 +29,7 @@ from official.weights import (
 
 KINDS = (
     "a timm state dict (.safetensors, or .pth/.bin/.pt with torch installed; a hub snapshot "
-    "folder or hf://<owner>/<name>), a "
+    "folder or hf://<owner>/<name>), a keras-hub preset folder, a "
     "keras.applications model or its .h5 file, a TF checkpoint prefix (the path before "
     ".index), a .weights.h5 or .keras file of this library, or 'imagenet' (keras.applications)"
 )
@@ -43,11 +44,13 @@ class Prepared:
     description: str
     fill: Callable[[keras.Model], dict]  # returns metadata about the source (e.g. input mean)
     read: dict = dataclasses.field(default_factory=dict)  # what fill read, for the CLI's --check
+    # builder arguments the source fixes, for the convert CLI (a keras-hub head's class count)
+    arguments: dict = dataclasses.field(default_factory=dict)
 
 
 def kind_of(weights) -> str:
-    """'timm', 'keras', 'keras_model', 'tf', 'weights_h5' or 'keras_file'; a clear error for
-    anything else."""
+    """'timm', 'keras_hub', 'keras', 'keras_model', 'tf', 'weights_h5' or 'keras_file'; a clear
+    error for anything else."""
     if isinstance(weights, keras.Model):
         return "keras_model"
     if weights == "imagenet":
@@ -64,6 +67,8 @@ def kind_of(weights) -> str:
             return kind
     if tf_checkpoint.is_checkpoint(weights):
         return "tf"
+    if keras_hub.registered_name(weights):
+        return "keras_hub"
     if hub.is_hub_source(weights):
         return "timm"
     raise ValueError(f"weights={weights!r} is none of the kinds this library reads: {KINDS}.")
@@ -102,10 +107,9 @@ def _timm_conventions(
     return (pairs[0][0] if len(pairs) == 1 else None), pairs[0][1]
 
 
-def _architecture(files, weights, timm_name, family, name, family_of) -> str | None:
-    """The timm model config.json names, checked against --timm_name and against the timm
-    models that convert into `name`."""
-    architecture = files.architecture
+def _architecture(architecture, weights, timm_name, family, name, family_of) -> str | None:
+    """The timm model a config.json names (a hub snapshot's, or the network of a keras-hub
+    preset), checked against --timm_name and against the timm models that convert into `name`."""
     if architecture is None:
         return None
     if timm_name is not None and timm_name != architecture:
@@ -120,6 +124,20 @@ def _architecture(files, weights, timm_name, family, name, family_of) -> str | N
             f"convert into {name or family} (that takes {', '.join(known) or 'no timm model'})."
         )
     return architecture
+
+
+def _timm_filler(tensors: Callable, family: str, source: str, include_top: bool, found):
+    """(fill, read) for a timm state dict that `tensors()` returns with metadata about it."""
+    read = {}
+
+    def fill(model):
+        state, metadata = tensors()
+        read["tensors"] = state
+        plan = timm.plan(model, timm_names.TIMM_MAPPING[family])
+        strict.fill(model, state, plan, source=source, ignored=timm.ignored(state, include_top))
+        return {"timm_name": found, **metadata}
+
+    return fill, read
 
 
 def prepare(
@@ -139,28 +157,43 @@ def prepare(
     source = f"weights={weights!r}" if isinstance(weights, str) else f"weights={weights.name}"
     if kind == "timm":
         files = hub.locate(weights)
-        architecture = _architecture(files, weights, timm_name, family, name, family_of or {})
+        architecture = _architecture(
+            files.architecture, weights, timm_name, family, name, family_of or {}
+        )
         found, needed = _timm_conventions(
             files.weights, family, name, explicit, family_of or {}, timm_name, architecture
         )
-        weights = files.weights
-        mapping = timm_names.TIMM_MAPPING[family]
-        read = {}
+        # the source's preprocessing (a hub config.json's pretrained_cfg), for the converter
+        cfg = {"pretrained_cfg": files.pretrained_cfg} if files.pretrained_cfg else {}
 
-        def fill(model):
-            tensors = read["tensors"] = timm.read_state_dict(weights)
-            strict.fill(
-                model,
-                tensors,
-                timm.plan(model, mapping),
-                source=source,
-                ignored=timm.ignored(tensors, include_top),
-            )
-            # the source's preprocessing (a hub config.json's pretrained_cfg), for the converter
-            cfg = {"pretrained_cfg": files.pretrained_cfg} if files.pretrained_cfg else {}
-            return {"timm_name": found, **cfg}
+        def tensors():
+            return timm.read_state_dict(files.weights), cfg
 
+        fill, read = _timm_filler(tensors, family, source, include_top, found)
         return Prepared(kind, needed, f"timm {found or 'weights'}", fill, read)
+    if kind == "keras_hub":  # timm's network under keras-hub's layer names
+        architecture = _architecture(
+            keras_hub.timm_name(weights), weights, timm_name, family, name, family_of or {}
+        )
+        found, needed = _timm_conventions(
+            weights, family, name, explicit, family_of or {}, None, architecture
+        )
+
+        def tensors():
+            preset = keras_hub.read(weights)
+            if include_top and "fc.weight" not in preset.tensors:
+                raise strict.ConversionError(
+                    f"{source} is a keras-hub backbone preset (no task.json, no head): build "
+                    "with include_top=False or features_only=True."
+                )
+            cfg = preset.pretrained_cfg
+            return preset.tensors, {"pretrained_cfg": cfg} if cfg else {}
+
+        fill, read = _timm_filler(tensors, family, source, include_top, found)
+        classes = keras_hub.num_classes(weights)
+        arguments = {"num_classes": classes} if classes else {}
+        description = f"a keras-hub preset of timm's {found}"
+        return Prepared(kind, needed, description, fill, read, arguments)
     if kind == "keras":
         arch = keras_apps.architecture(family, arguments)
         path = keras_apps.imagenet_file(arch, include_top) if weights == "imagenet" else weights
