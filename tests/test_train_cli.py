@@ -211,6 +211,64 @@ def test_a_stopped_worker_stops_the_other_with_one_line_naming_it(sample_dir, tm
     assert "restart every worker to resume from" in last or "start again" in last, last
 
 
+# Worker 1 of the test below: official/train.py whose training loop, from step 20 on, sleeps
+# instead of stepping, alive (its heartbeats go on) but never joining the next collective.
+STALLED_WORKER = """
+import runpy, sys, time
+sys.path.insert(0, {root!r})
+from official.training import loop
+step_loop = loop.Trainer.train_loop
+def stalled(self, *args, **kwargs):
+    if self.step >= 20:
+        time.sleep(3600)
+    return step_loop(self, *args, **kwargs)
+loop.Trainer.train_loop = stalled
+sys.argv[0] = {train!r}
+runpy.run_path({train!r}, run_name="__main__")
+"""
+
+
+@pytest.mark.slow
+def test_a_stuck_worker_stops_the_other_after_the_collective_timeout(sample_dir, tmp_path):
+    """runtime.collective_timeout_seconds: worker 1 stalls alive after step 20, so no heartbeat
+    goes missing; worker 0's next collective fails after the timeout, and it exits with one
+    line naming the stall, the setting and the checkpoint to resume from."""
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    settings = {**MULTI_WORKER, "train.epochs": 50, "runtime.collective_timeout_seconds": 20}
+    procs = []
+    for index in range(2):
+        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        cmd = train_cmd(tmp_path / "run", sample_dir, settings, "--strategy=multi_worker")
+        if index == 1:
+            cmd[1:2] = ["-c", STALLED_WORKER.format(root=ROOT, train=TRAIN)]
+        procs.append(
+            subprocess.Popen(
+                [*cmd, "--mode=train"],
+                env={**os.environ, "TF_CONFIG": json.dumps(task)},
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    chief, other = procs
+    try:
+        err = chief.communicate(timeout=400)[1]
+        assert other.poll() is None  # worker 1 is still alive, asleep in its loop
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    last = err.strip().splitlines()[-1]
+    assert chief.returncode == 1, err[-3000:]
+    assert last.startswith(
+        "error: a collective waited more than runtime.collective_timeout_seconds=20 s for "
+    ), last
+    assert "it is stalled or too slow; this worker stops here; restart every worker to" in last
+    assert re.search(r"step 20  loss", err), err[-3000:]  # it trained with worker 1 until then
+
+
 @pytest.mark.slow
 def test_multi_worker_refuses_workers_at_different_steps(sample_dir, tmp_path):
     """Worker 1 cannot see the chief's checkpoints (another model_dir, as with a model_dir on a
