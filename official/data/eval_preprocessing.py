@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import tensorflow as tf
 
@@ -60,6 +61,13 @@ class EvalPreprocessing:
         free = (self.mean_rgb, self.stddev_rgb, self.crop_fraction, self.interpolation)
         if self.method != TIMM and (self.mean_rgb is None) != (self.stddev_rgb is None):
             raise ValueError("preprocessing: give mean_rgb and stddev_rgb together, or neither.")
+        for values in (self.mean_rgb, self.stddev_rgb):
+            if values is not None and not (
+                len(values) == 3 and all(math.isfinite(float(v)) for v in values)
+            ):
+                raise ValueError(f"preprocessing: {values} is not three finite values (RGB).")
+        if self.stddev_rgb is not None and min(self.stddev_rgb) <= 0:
+            raise ValueError(f"preprocessing: stddev_rgb {self.stddev_rgb} must be > 0.")
         if self.method == TIMM and None in free:
             raise ValueError(
                 "preprocessing 'timm' needs mean_rgb, stddev_rgb, crop_fraction and interpolation."

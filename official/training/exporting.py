@@ -7,7 +7,6 @@ read here (official/training/run_dir.py).
 
 from __future__ import annotations
 
-import json
 import os
 
 import tensorflow as tf
@@ -173,12 +172,12 @@ def write_timm(source: str, out: str, timm_name: str | None = None) -> str:
     official/weights/to_timm.py). The timm twin is the one whose conventions the model's layers
     have (or `timm_name`). Returns a one-line summary."""
     from official import models
-    from official.weights import converted, to_timm
+    from official.training import finetune
+    from official.weights import to_timm
 
     if source.endswith(".weights.h5"):
         model = models.get_converted(source)
-        record = (converted.read_metadata(source) or {}).get("preprocessing")
-        preprocessing = EvalPreprocessing.from_json(json.dumps(record), source) if record else None
+        preprocessing = finetune.converted_preprocessing(source)
     else:
         path = run_dir.model_file_of(source)
         if not path.endswith(".keras"):

@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import os
+import zipfile
 from collections.abc import Collection
 
 import keras
@@ -28,6 +29,7 @@ import tensorflow as tf
 
 from official import models
 from official.configs.config import ExperimentConfig, TrainConfig
+from official.data import preprocess
 from official.data.eval_preprocessing import EvalPreprocessing
 from official.models import freezing
 from official.serving import keras_file
@@ -75,19 +77,35 @@ def load_run(source: str) -> tuple[keras.Model, ExperimentConfig]:
     return model, config
 
 
+def converted_preprocessing(path: str) -> EvalPreprocessing | None:
+    """The eval preprocessing a converter's `.weights.h5` file records: a timm source's
+    `pretrained_cfg` record, or a keras.applications source's input mean (with the std the
+    conversion folded in, official/weights/keras_apps.py); None for neither."""
+    metadata = converted.read_metadata(path) or {}
+    if metadata.get("preprocessing"):
+        return EvalPreprocessing.from_json(json.dumps(metadata["preprocessing"]), path)
+    if metadata.get("input_mean"):
+        mean = tuple(float(m) for m in metadata["input_mean"])
+        return EvalPreprocessing(224, mean_rgb=mean, stddev_rgb=tuple(preprocess.STDDEV_RGB))
+    return None
+
+
 def source_preprocessing(source: str) -> EvalPreprocessing | None:
     """The eval preprocessing `source` (train.init_weights) records: a converter's
     `.weights.h5` metadata, a `.keras` file's entry, or a run's config; None where it records
-    none or cannot be read (loading it then names the problem)."""
+    none. A record that cannot be read is logged and taken as none (loading the weights names
+    a missing or damaged file)."""
     try:
         if source.endswith(".weights.h5"):
-            stored = (converted.read_metadata(source) or {}).get("preprocessing")
-            return EvalPreprocessing.from_json(json.dumps(stored), source) if stored else None
+            return converted_preprocessing(source)
         if source.endswith(".keras"):
             readable = storage.exists(source) and storage.is_zip(source)
             return keras_file.read_entries(source)[0] if readable else None
         config = run_dir.RunDirectory(source).record()
-    except (OSError, ValueError):
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        log.warning(
+            "train.init_weights=%s: its preprocessing record is unreadable (%s)", source, error
+        )
         return None
     return None if config is None else EvalPreprocessing.from_config(config.data)
 
@@ -95,7 +113,10 @@ def source_preprocessing(source: str) -> EvalPreprocessing | None:
 def settle_normalization(config: ExperimentConfig, given: Collection[str]) -> None:
     """data.mean_rgb and data.stddev_rgb from train.init_weights' source (in place) where its
     statistics differ from the run's and the user set neither (`given`: the keys set); one log
-    line says what was filled, or that the given values differ from the source's."""
+    line says what was filled, or that the config's own setting differs from the source's.
+    Clips (data.kind 'video') keep the pipeline's normalization."""
+    if config.data.kind != "image":
+        return
     stored = source_preprocessing(config.train.init_weights)
     if stored is None:
         return
@@ -106,10 +127,11 @@ def settle_normalization(config: ExperimentConfig, given: Collection[str]) -> No
     shown = f"mean {list(source[0])}, std {list(source[1])}"
     if {"data.mean_rgb", "data.stddev_rgb"} & set(given):
         log.warning(
-            "train.init_weights=%s was trained with %s; this run normalizes with the given "
-            "data.mean_rgb / data.stddev_rgb.",
+            "train.init_weights=%s was trained with %s; this run keeps the normalization its "
+            "config sets (data.mean_rgb / data.stddev_rgb: %s).",
             config.train.init_weights,
             shown,
+            config.data.given_mean_std or "the preprocessing's",
         )
         return
     config.data.mean_rgb, config.data.stddev_rgb = list(source[0]), list(source[1])

@@ -114,6 +114,12 @@ def read(path: str) -> Preset:
     else:
         backbone = keras_hub.models.Backbone.from_preset(path)
     tensors = _resnet_tensors(backbone)
+    if task is not None and (task.pooling != "avg" or task.activation not in (None, "linear")):
+        raise ValueError(
+            f"weights={path!r}: a keras-hub classifier with pooling={task.pooling!r}, "
+            f"activation={task.activation!r}; the ResNet head here averages and gives logits "
+            "(pooling 'avg', activation None)."
+        )
     if task is not None:
         kernel, bias = (np.asarray(v) for v in task.output_dense.weights)
         tensors.update({"fc.weight": kernel.T.copy(), "fc.bias": bias})
@@ -162,6 +168,12 @@ def _pretrained_cfg(converter) -> dict:
     centre square (crop_pct 1: the shorter side resized to the size, then the centre crop)."""
     if converter is None or converter.scale is None or not converter.image_size:
         return {}
+    if not converter.crop_to_aspect_ratio or converter.pad_to_aspect_ratio:
+        raise ValueError(
+            "a keras-hub image converter that squashes or pads to the aspect ratio "
+            "(crop_to_aspect_ratio=False or pad_to_aspect_ratio=True); only its centre crop "
+            "(crop_to_aspect_ratio=True) has an eval preprocessing record here."
+        )
     scale = np.broadcast_to(np.asarray(converter.scale, np.float64), (3,))
     offset = np.broadcast_to(np.asarray(converter.offset or 0.0, np.float64), (3,))
     size = int(converter.image_size[0])

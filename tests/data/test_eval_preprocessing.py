@@ -69,3 +69,12 @@ def test_a_runs_own_normalization_is_stored_applied_and_read_back():
     pixels = train * np.array([127.5, 100.0, 64.0]) + 127.5
     np.testing.assert_allclose(pixels, np.round(pixels), atol=1e-3)  # uint8 crops, un-normalized
     assert 0 <= pixels.min() and pixels.max() <= 255
+
+
+def test_a_given_normalization_must_be_three_values_with_a_positive_std():
+    record = json.loads(EvalPreprocessing(32, 0, "tf2", (1.0, 2.0, 3.0), (1.0, 1.0, 1.0)).to_json())
+    record["stddev_rgb"] = [0.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match=r"^m.json: not a preprocessing record .*must be > 0"):
+        EvalPreprocessing.from_json(json.dumps(record), "m.json")
+    with pytest.raises(ValueError, match="is not three finite values"):
+        EvalPreprocessing(32, 0, "tf2", (1.0, 2.0), (1.0, 1.0))

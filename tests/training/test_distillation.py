@@ -84,3 +84,28 @@ def test_step_loss_equals_the_distillation_formula(
     for weight, temperature in ((0.0, TEMPERATURE), (WEIGHT, 1.0)):
         other = expected_loss(student, teacher_logits, labels, weight, temperature)
         assert abs(other - expected) > 1e-2 * expected
+
+
+def test_the_teacher_gets_the_batch_normalized_as_it_was_trained(tmp_path):
+    """A student fine-tuned with other statistics (data.mean_rgb, data.stddev_rgb) hands its
+    teacher the batch re-normalized to the teacher's own (its .keras record: tf2's)."""
+    from official.data import preprocess
+    from official.data.eval_preprocessing import EvalPreprocessing
+    from official.serving import keras_file
+
+    inputs = keras.Input((8, 8, 3))
+    teacher = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))  # its input
+    path = str(tmp_path / "teacher.keras")
+    keras_file.save(teacher, path, EvalPreprocessing(8, 0, "tf2"))
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    want = ((pixels - preprocess.MEAN_RGB) / preprocess.STDDEV_RGB).mean(axis=(1, 2))
+
+    data = recipes.get("sample").data
+    data.mean_rgb, data.stddev_rgb = [127.5] * 3, [127.5, 100.0, 64.0]
+    student_batch = (pixels - 127.5) / np.array([127.5, 100.0, 64.0], "float32")
+    got = loop.load_teacher(path, data)(tf.constant(student_batch))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+    data.mean_rgb = data.stddev_rgb = None  # the student's statistics are the teacher's
+    same = (pixels - preprocess.MEAN_RGB) / preprocess.STDDEV_RGB
+    np.testing.assert_allclose(loop.load_teacher(path, data)(tf.constant(same)), want, rtol=1e-5)

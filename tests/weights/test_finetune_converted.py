@@ -5,14 +5,18 @@ import json
 import logging
 import os
 
+import keras
 import numpy as np
 import pytest
 
 from official import train
 from official.configs import overrides, recipes
+from official.data import preprocess
 from official.data.eval_preprocessing import EvalPreprocessing
+from official.serving import keras_file
 from official.training import finetune, jobs, loop
 from official.training.runtime import get_strategy
+from official.weights import converted
 from official.weights.__main__ import main as cli
 from tests.command_line import parsed_train_flags
 from tests.weights.conftest import random_state_dict, write_safetensors
@@ -77,8 +81,13 @@ def test_the_sources_statistics_become_the_runs_normalization(
     stored = EvalPreprocessing.from_config(config.data)
     assert stored.mean_std() == ((127.5,) * 3, (127.5,) * 3) and stored.method == "tf2"
 
-    # a source trained with the run's own statistics changes nothing
+    # a source recording no statistics, or the run's own (a .keras file's tf2 record), changes
+    # nothing
     assert _resolved(sample_dir, converted_resnet18[0]).data.mean_rgb is None
+    inputs = keras.Input((None, None, 3))
+    plain = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
+    keras_file.save(plain, str(tmp_path / "tf2.keras"), EvalPreprocessing(224))
+    assert _resolved(sample_dir, str(tmp_path / "tf2.keras")).data.mean_rgb is None
     # a training run as the source: the statistics its params.yaml records
     os.makedirs(tmp_path / "run")
     overrides.save_yaml(config, str(tmp_path / "run" / "params.yaml"))
@@ -130,3 +139,14 @@ def test_a_run_without_the_files_conventions_is_refused(sample_dir, converted_re
     target = loop.build_model(_config(sample_dir, path))
     with pytest.raises(ValueError, match="model.kwargs to include {'padding': 'symmetric'}"):
         finetune.initialize_from(target, path)
+
+
+def test_a_keras_applications_conversion_records_its_input_mean(tmp_path):
+    """keras.applications' EfficientNets normalize with their own mean (the std is folded into
+    the converted stem): the converter's metadata names it, and fine-tuning reads it."""
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
+    path = str(tmp_path / "apps.weights.h5")
+    converted.save(model, path, {"model": "efficientnet_b0", "input_mean": [123.7, 116.3, 103.5]})
+    record = finetune.converted_preprocessing(path)
+    assert record.mean_std() == ((123.7, 116.3, 103.5), tuple(preprocess.STDDEV_RGB))

@@ -137,6 +137,12 @@ def test_other_presets_are_refused_in_one_line(presets, tmp_path):
         models.get("efficientnet_b0", weights=str(folder))
     with pytest.raises(ValueError, match=r"names timm's 'resnet18', which does not convert into "):
         models.get("resnet50", weights=str(presets["resnet18"][0]))
+    max_pooled = keras_hub.models.ResNetImageClassifier(
+        backbone=_backbone([2, 2, 2, 2], "basic_block"), num_classes=3, pooling="max"
+    )
+    max_pooled.save_to_preset(str(tmp_path / "max"))
+    with pytest.raises(ValueError, match=r"pooling='max', activation=None; the ResNet head"):
+        models.get("resnet18", weights=str(tmp_path / "max"), num_classes=3)
     v2 = tmp_path / "v2"
     backbone = keras_hub.models.ResNetBackbone(
         input_conv_filters=[64],
