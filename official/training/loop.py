@@ -11,21 +11,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from official import models
 from official.configs.config import ExperimentConfig
-from official.data import eval_preprocessing, pipeline, video
-from official.data.eval_preprocessing import EvalPreprocessing
+from official.data import pipeline, video
 from official.models import freezing
-from official.serving import keras_file
 from official.training import (
     checkpoints,
+    distillation_teacher,
     ema,
     evaluate,
     finetune,
@@ -40,7 +37,6 @@ from official.training import (
     runtime,
 )
 from official.training.divergence import DivergenceGuard, TrainingDiverged  # noqa: F401
-from official.weights import storage
 
 log = logging.getLogger("official.train")
 
@@ -54,45 +50,6 @@ def build_model(config: ExperimentConfig) -> keras.Model:
 def is_classifier(variable) -> bool:
     """The final dense layer, which AGC leaves unclipped (NFNets, section 4.1)."""
     return variable.path.startswith("classifier/")
-
-
-def load_teacher(path: str, data):
-    """A `.keras` file, or a SavedModel whose `serve` endpoint takes the student's inputs. The
-    teacher gets the student's batch normalized as the teacher was trained: the statistics its
-    record names (a .keras file's entry, a SavedModel's assets.extra/preprocessing.json), else
-    data.preprocessing's, where the student's own (data.mean_rgb, data.stddev_rgb) differ."""
-    if path.endswith(".keras"):
-        teacher = storage.load_keras_file(path, "train.teacher")
-        teacher.trainable = False
-        stored = keras_file.read_entries(path)[0]
-        call = lambda images: teacher(images, training=False)  # noqa: E731
-    else:
-        loaded = tf.saved_model.load(path)
-        if not hasattr(loaded, "serve"):
-            raise ValueError(
-                f"train.teacher={path!r}: a .keras file or a SavedModel with a `serve` endpoint."
-            )
-        record = os.path.join(path, "assets.extra", eval_preprocessing.FILE_NAME)
-        stored = None
-        if tf.io.gfile.exists(record):
-            with tf.io.gfile.GFile(record) as f:
-                stored = EvalPreprocessing.from_json(f.read(), record)
-        # The closure keeps `loaded` alive: its variables are freed with it.
-        call = lambda images: loaded.serve(images)  # noqa: E731
-    student = EvalPreprocessing.from_config(data).mean_std()
-    own = (stored or EvalPreprocessing(data.image_size, method=data.preprocessing)).mean_std()
-    if np.allclose(np.asarray(student), np.asarray(own), rtol=1e-3, atol=0):
-        return call
-    log.info("train.teacher=%s normalizes with mean %s, std %s", path, *own)
-    scale = tf.constant(np.asarray(student[1]) / np.asarray(own[1]), tf.float32)
-    shift = tf.constant(
-        (np.asarray(student[0]) - np.asarray(own[0])) / np.asarray(own[1]), tf.float32
-    )
-
-    def renormalized(images):  # (x - m_s) / s_s  ->  (x - m_t) / s_t
-        return call(tf.cast(tf.cast(images, tf.float32) * scale + shift, images.dtype))
-
-    return renormalized
 
 
 # ---- The trainer ----
@@ -162,7 +119,7 @@ class Trainer:
             decay = config.optimizer.ema_decay
             self.ema = ema.ModelEMA(self.model, decay) if decay else None
         teacher = config.train.teacher
-        self.teacher = load_teacher(teacher, config.data) if teacher else None
+        self.teacher = distillation_teacher.load(teacher, config.data) if teacher else None
         objects = {"model": self.model, "optimizer": self.optimizer}
         if self.ema is not None:
             objects["ema"] = self.ema

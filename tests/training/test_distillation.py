@@ -10,7 +10,7 @@ import tensorflow as tf
 from official import models
 from official.configs import overrides, recipes
 from official.data import pipeline
-from official.training import loop
+from official.training import distillation_teacher, loop
 from official.training.runtime import get_strategy
 
 WEIGHT, TEMPERATURE, SMOOTHING, CLASSES = 0.3, 4.0, 0.1, 10
@@ -103,9 +103,11 @@ def test_the_teacher_gets_the_batch_normalized_as_it_was_trained(tmp_path):
     data = recipes.get("sample").data
     data.mean_rgb, data.stddev_rgb = [127.5] * 3, [127.5, 100.0, 64.0]
     student_batch = (pixels - 127.5) / np.array([127.5, 100.0, 64.0], "float32")
-    got = loop.load_teacher(path, data)(tf.constant(student_batch))
+    got = distillation_teacher.load(path, data)(tf.constant(student_batch))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
     data.mean_rgb = data.stddev_rgb = None  # the student's statistics are the teacher's
     same = (pixels - preprocess.MEAN_RGB) / preprocess.STDDEV_RGB
-    np.testing.assert_allclose(loop.load_teacher(path, data)(tf.constant(same)), want, rtol=1e-5)
+    np.testing.assert_allclose(
+        distillation_teacher.load(path, data)(tf.constant(same)), want, rtol=1e-5
+    )
