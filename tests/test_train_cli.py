@@ -103,24 +103,33 @@ def _free_ports(n):
     return ports
 
 
-def run_workers(model_dirs, data_dir, overrides, timeout=600):
-    """Two local workers of one MultiWorkerMirroredStrategy cluster; their (returncode, stderr)."""
+def start_workers(model_dirs, data_dir, overrides, stdout=subprocess.PIPE, second_program=None):
+    """Two local workers of one MultiWorkerMirroredStrategy cluster training (Popen objects,
+    stderr piped); `second_program`: the arguments that run worker 1 instead of train.py."""
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = []
     for index, model_dir in enumerate(model_dirs):
         task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
         cmd = train_cmd(model_dir, data_dir, overrides, "--strategy=multi_worker", "--mode=train")
+        if index == 1 and second_program:
+            cmd[1:2] = second_program
         procs.append(
             subprocess.Popen(
                 cmd,
                 env={**os.environ, "TF_CONFIG": json.dumps(task)},
                 cwd=ROOT,
-                stdout=subprocess.PIPE,
+                stdout=stdout,
                 stderr=subprocess.PIPE,
                 text=True,
             )
         )
+    return procs
+
+
+def run_workers(model_dirs, data_dir, overrides, timeout=600):
+    """start_workers, run to the end: their (returncode, stderr)."""
+    procs = start_workers(model_dirs, data_dir, overrides)
     errs = [p.communicate(timeout=timeout)[1] for p in procs]
     return [(p.returncode, err) for p, err in zip(procs, errs, strict=True)]
 
@@ -167,24 +176,9 @@ def test_a_stopped_worker_stops_the_other_with_one_line_naming_it(sample_dir, tm
     """Worker 1 is sent SIGSTOP once worker 0 has logged 4 training loops: worker 0 exits (the
     coordination service misses worker 1's heartbeats) with one line naming worker 1 and the
     checkpoint to resume from, instead of waiting in its collective forever."""
-    ports = _free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     # 50 epochs of 10 steps: far more than the test lets worker 0 run before the stop.
     settings = {**MULTI_WORKER, "train.epochs": 50}
-    procs = []
-    for index in range(2):
-        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        cmd = train_cmd(tmp_path / "run", sample_dir, settings, "--strategy=multi_worker")
-        procs.append(
-            subprocess.Popen(
-                [*cmd, "--mode=train"],
-                env={**os.environ, "TF_CONFIG": json.dumps(task)},
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
+    procs = start_workers([tmp_path / "run"] * 2, sample_dir, settings, subprocess.DEVNULL)
     chief, other = procs
     try:
         seen, threads = [], []
@@ -233,25 +227,11 @@ def test_a_stuck_worker_stops_the_other_after_the_collective_timeout(sample_dir,
     """runtime.collective_timeout_seconds: worker 1 stalls alive after step 20, so no heartbeat
     goes missing; worker 0's next collective fails after the timeout, and it exits with one
     line naming the stall, the setting and the checkpoint to resume from."""
-    ports = _free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     settings = {**MULTI_WORKER, "train.epochs": 50, "runtime.collective_timeout_seconds": 20}
-    procs = []
-    for index in range(2):
-        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        cmd = train_cmd(tmp_path / "run", sample_dir, settings, "--strategy=multi_worker")
-        if index == 1:
-            cmd[1:2] = ["-c", STALLED_WORKER.format(root=ROOT, train=TRAIN)]
-        procs.append(
-            subprocess.Popen(
-                [*cmd, "--mode=train"],
-                env={**os.environ, "TF_CONFIG": json.dumps(task)},
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
+    stalled = ["-c", STALLED_WORKER.format(root=ROOT, train=TRAIN)]
+    procs = start_workers(
+        [tmp_path / "run"] * 2, sample_dir, settings, subprocess.DEVNULL, second_program=stalled
+    )
     chief, other = procs
     try:
         err = chief.communicate(timeout=400)[1]
