@@ -157,10 +157,10 @@ class EvalPreprocessing:
                     values["crop_fraction"],
                     values["interpolation"],
                 )
-            record = cls(values["image_size"], values["crop_padding"], values["method"])
             if values.get("normalization") == "given":
                 given = tuple(values["mean_rgb"]), tuple(values["stddev_rgb"])
-                return dataclasses.replace(record, mean_rgb=given[0], stddev_rgb=given[1])
+                return cls(values["image_size"], values["crop_padding"], values["method"], *given)
+            record = cls(values["image_size"], values["crop_padding"], values["method"])
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{where}: not a preprocessing record ({e}).") from None
         mean, std = _MEAN_STD[record.method]

@@ -34,6 +34,8 @@ from official.serving.saved_model import (
     write_version,
 )
 
+RECORD_PATH = os.path.join("assets.extra", FILE_NAME)  # in an export version
+
 
 class ServingModule(ClassifierModule):
     def __init__(self, model, preprocessing: EvalPreprocessing, class_names, top_k: int):
@@ -100,8 +102,17 @@ def export_model(
         "serving_images": module.serve_images.get_concrete_function(),
     }
     warmup = [{"image_bytes": [data]} for data in warmup_images(preprocessing.image_size)]
-    extra = {os.path.join("assets.extra", FILE_NAME): preprocessing.to_json()}
+    extra = {RECORD_PATH: preprocessing.to_json()}
     return write_version(export_dir, module, signatures, warmup, extra, version)
+
+
+def read_record(version_dir: str) -> EvalPreprocessing | None:
+    """The eval preprocessing record an export version stores (None where it has none)."""
+    path = os.path.join(version_dir, RECORD_PATH)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return EvalPreprocessing.from_json(f.read(), path)
 
 
 def export_keras_file(

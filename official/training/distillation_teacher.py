@@ -4,14 +4,12 @@ a SavedModel, called on the student's batch inside the training step."""
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 import tensorflow as tf
 
-from official.data import eval_preprocessing
 from official.data.eval_preprocessing import EvalPreprocessing
-from official.serving import keras_file
+from official.serving import image, keras_file
 from official.weights import storage
 
 log = logging.getLogger("official.train")
@@ -33,11 +31,7 @@ def load(path: str, data):
             raise ValueError(
                 f"train.teacher={path!r}: a .keras file or a SavedModel with a `serve` endpoint."
             )
-        record = os.path.join(path, "assets.extra", eval_preprocessing.FILE_NAME)
-        stored = None
-        if tf.io.gfile.exists(record):
-            with tf.io.gfile.GFile(record) as f:
-                stored = EvalPreprocessing.from_json(f.read(), record)
+        stored = image.read_record(path)
         # The closure keeps `loaded` alive: its variables are freed with it.
         call = lambda images: loaded.serve(images)  # noqa: E731
     student = EvalPreprocessing.from_config(data).mean_std()

@@ -2,6 +2,8 @@
 mean((1 - w) * CE_smoothed(y, s) + w * T^2 * CE(softmax(t / T), softmax(s / T))), computed here
 in NumPy from the student's and the teacher's logits, for a `.keras` and a SavedModel teacher."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -91,6 +93,7 @@ def test_the_teacher_gets_the_batch_normalized_as_it_was_trained(tmp_path):
     teacher the batch re-normalized to the teacher's own (its .keras record: tf2's)."""
     from official.data import preprocess
     from official.data.eval_preprocessing import EvalPreprocessing
+    from official.serving import image as image_export
     from official.serving import keras_file
 
     inputs = keras.Input((8, 8, 3))
@@ -111,3 +114,12 @@ def test_the_teacher_gets_the_batch_normalized_as_it_was_trained(tmp_path):
     np.testing.assert_allclose(
         distillation_teacher.load(path, data)(tf.constant(same)), want, rtol=1e-5
     )
+    # a SavedModel teacher: the record in its assets.extra (official/serving/image.py)
+    saved = tmp_path / "teacher_saved_model"
+    teacher.export(str(saved), format="tf_saved_model", verbose=False)
+    os.makedirs(saved / "assets.extra", exist_ok=True)
+    inception = EvalPreprocessing(8, 0, "tf2", (127.5,) * 3, (127.5,) * 3)
+    (saved / image_export.RECORD_PATH).write_text(inception.to_json())
+    want = ((pixels - 127.5) / 127.5).mean(axis=(1, 2))
+    got = distillation_teacher.load(str(saved), data)(tf.constant(same, tf.float32))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
